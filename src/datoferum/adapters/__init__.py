@@ -1,0 +1,1 @@
+"""Adapters: the outside systems Datoferum talks to, each behind a small protocol."""

@@ -1,0 +1,79 @@
+"""The storage backend interface: what the carrier needs from any place that holds bytes.
+
+A write is *staged* under a key chosen by the caller. ``commit`` makes the bytes durable and
+visible under the key but keeps a staging marker; the caller records the object in the catalog
+and then calls ``release``. A crash at any point leaves either nothing visible, or a staging marker
+that ``abandoned()`` reports so the sweep can finish or undo the write by asking the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ObjectStat:
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the basics; callers and tests select on these."""
+
+    local_paths: bool = False  # ``local_path`` gives a path the server may send directly
+
+
+class ObjectWriter(Protocol):
+    """One staged write. Not thread-safe: one caller writes, in order."""
+
+    key: str
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None:
+        """Make the bytes durable and visible under ``key`` (the staging marker stays)."""
+
+    def release(self) -> None:
+        """Drop the staging marker once the catalog knows the object."""
+
+    def abort(self) -> None:
+        """Remove everything this write created, committed or not. Safe to call twice."""
+
+
+class StorageBackend(Protocol):
+    """A place that holds bytes under opaque keys."""
+
+    name: str
+    capabilities: Capabilities
+
+    def open_writer(self, key: str) -> ObjectWriter: ...
+
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes ``[offset, offset+length)`` in bounded chunks."""
+        ...
+
+    def stat(self, key: str) -> ObjectStat | None: ...
+
+    def delete(self, key: str) -> bool:
+        """Delete the object; True if it existed."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A local file holding the object, if the backend has one (for zero-copy sends)."""
+        ...
+
+    def abandoned(self) -> Iterator[str]:
+        """Keys of staged writes that no live writer holds (left by a crash or a kill)."""
+        ...
+
+    def forget_staging(self, key: str) -> None:
+        """Remove the staging marker of an abandoned write whose object the catalog knows."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`~datoferum.errors.StorageUnavailable` if the backend cannot be written."""
+        ...

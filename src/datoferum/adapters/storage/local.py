@@ -1,0 +1,240 @@
+"""Local-disk backend: bytes in a directory tree, made durable with fsync before they count.
+
+Layout under the root::
+
+    objects/<last 2 hex of key>/<2 before those>/<key>   committed objects
+    staging/<key>.part                                    writes in flight (flock held)
+
+A commit fsyncs the staged file, hard-links it into ``objects/`` and fsyncs that directory, so the
+object is durable and visible while the staging name still exists. Only after the catalog commit is
+the staging name removed. A writer holds an exclusive ``flock`` on its staged file for its whole
+life; the lock dies with the process, which is how the sweep tells abandoned writes from live ones.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from datoferum.adapters.storage.base import Capabilities, ObjectStat
+from datoferum.errors import InvalidInput, StorageUnavailable
+
+READ_CHUNK = 1024 * 1024
+#: Ask the kernel to start writeback every this many bytes, so the final fsync has little left.
+WRITEBACK_EVERY = 8 * 1024 * 1024
+#: A staged file younger than this is never called abandoned (covers the create-then-lock step).
+MIN_ABANDONED_AGE = 1.0
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    return function
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def _check_key(key: str) -> str:
+    if not key or not all(c in "0123456789abcdef" for c in key) or len(key) < 4:
+        raise InvalidInput(f"storage key {key!r} is not a lowercase hex id")
+    return key
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _storage_error(action: str, exc: OSError) -> StorageUnavailable:
+    if exc.errno == errno.ENOSPC:
+        return StorageUnavailable(f"the local storage is full while trying to {action}")
+    return StorageUnavailable(f"local storage failed to {action}: {exc.strerror or exc}")
+
+
+class LocalWriter:
+    """A staged write into ``staging/``; see the module docstring for the commit protocol."""
+
+    def __init__(self, backend: LocalDiskBackend, key: str) -> None:
+        self.key = key
+        self._backend = backend
+        self._staged = backend.staging_path(key)
+        self._final = backend.object_path(key)
+        self._fd: int | None = None
+        self._written = 0
+        self._flushed = 0
+        self._committed = False
+
+    def _open(self) -> int:
+        if self._fd is None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            try:
+                fd = os.open(self._staged, flags, 0o640)
+            except OSError as exc:
+                raise _storage_error("create a staging file", exc) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                raise _storage_error("lock a staging file", exc) from exc
+            self._fd = fd
+        return self._fd
+
+    def write(self, data: bytes) -> None:
+        fd = self._open()
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as exc:
+            raise _storage_error("write", exc) from exc
+        self._written += len(data)
+        if _sync_file_range is not None and self._written - self._flushed >= WRITEBACK_EVERY:
+            _sync_file_range(
+                fd, self._flushed, self._written - self._flushed, _SYNC_FILE_RANGE_WRITE
+            )
+            self._flushed = self._written
+
+    def commit(self) -> None:
+        fd = self._open()
+        try:
+            os.fsync(fd)
+            shard = self._final.parent
+            created = self._backend.ensure_dir(shard)
+            os.link(self._staged, self._final)
+            _fsync_dir(shard)
+            for parent in created:
+                _fsync_dir(parent)
+        except OSError as exc:
+            raise _storage_error("commit an object", exc) from exc
+        self._committed = True
+
+    def release(self) -> None:
+        try:
+            self._staged.unlink(missing_ok=True)
+        finally:
+            self._close()
+
+    def abort(self) -> None:
+        try:
+            if self._committed:
+                self._final.unlink(missing_ok=True)
+            self._staged.unlink(missing_ok=True)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class LocalDiskBackend:
+    """Stores objects as files under one directory."""
+
+    capabilities = Capabilities(local_paths=True)
+
+    def __init__(self, root: Path, *, name: str = "local") -> None:
+        self.name = name
+        self.root = root
+        self._objects = root / "objects"
+        self._staging = root / "staging"
+        for directory in (self._objects, self._staging):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def object_path(self, key: str) -> Path:
+        _check_key(key)
+        return self._objects / key[-2:] / key[-4:-2] / key
+
+    def staging_path(self, key: str) -> Path:
+        return self._staging / f"{_check_key(key)}.part"
+
+    def ensure_dir(self, shard: Path) -> list[Path]:
+        """Create the two shard levels if needed; return parents whose entries changed."""
+        changed: list[Path] = []
+        for directory in (shard.parent, shard):
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue
+            changed.append(directory.parent)
+        return changed
+
+    def open_writer(self, key: str) -> LocalWriter:
+        return LocalWriter(self, _check_key(key))
+
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        path = self.object_path(key)
+        if not path.exists():
+            raise StorageUnavailable(f"object {key} is missing from local storage")
+        with path.open("rb", buffering=0) as handle:
+            handle.seek(offset)
+            remaining = length
+            while remaining is None or remaining > 0:
+                size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+                chunk = handle.read(size)
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def stat(self, key: str) -> ObjectStat | None:
+        try:
+            return ObjectStat(key, self.object_path(key).stat().st_size)
+        except FileNotFoundError:
+            return None
+
+    def delete(self, key: str) -> bool:
+        path = self.object_path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
+
+    def local_path(self, key: str) -> Path | None:
+        return self.object_path(key)
+
+    def abandoned(self) -> Iterator[str]:
+        now = time.time()
+        for entry in os.scandir(self._staging):
+            if not entry.name.endswith(".part"):
+                continue
+            try:
+                if now - entry.stat().st_mtime < MIN_ABANDONED_AGE:
+                    continue
+                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer holds it
+            finally:
+                os.close(fd)
+            yield entry.name.removesuffix(".part")
+
+    def forget_staging(self, key: str) -> None:
+        self.staging_path(key).unlink(missing_ok=True)
+
+    def check(self) -> None:
+        for directory in (self._objects, self._staging):
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise StorageUnavailable(f"local storage directory {directory} is not writable")

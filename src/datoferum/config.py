@@ -1,0 +1,98 @@
+"""One typed settings object, read once from the environment.
+
+Every option is documented by its ``description``; ``docs/configuration.md`` and the README's
+table are checked against these fields by a test, so an undocumented option fails the suite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+TiB = 1024 * GiB
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; environment variables are named ``DATOFERUM_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="DATOFERUM_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default=Path("data"),
+        description="Data directory: catalog, stored bytes, staging area and the admin token.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the server binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port the server listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server worker processes (each runs its own event loop).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the catalog; default `sqlite:///<home>/catalog.db`.",
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description=(
+            "SQLite `synchronous` mode. FULL makes every catalog commit durable before the answer; "
+            "NORMAL is faster but may lose the newest commits on power loss."
+        ),
+    )
+    storage_root: Path | None = Field(
+        default=None, description="Directory of the local-disk backend; default `<home>/objects`."
+    )
+    max_upload_bytes: int = Field(
+        default=5 * TiB, ge=0, description="Largest body a single PUT may carry, in bytes."
+    )
+    upload_buffer_bytes: int = Field(
+        default=1 * MiB,
+        ge=4 * KiB,
+        le=64 * MiB,
+        description="Bytes gathered from the network before each write to storage.",
+    )
+    sweep_interval_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="Seconds between sweeps for abandoned uploads (0 sweeps only at start-up).",
+    )
+    bootstrap_token: SecretStr | None = Field(
+        default=None,
+        description="If set, this value becomes the first admin token (else one is generated).",
+    )
+    token_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a process trusts a token lookup; revocations in other processes "
+        "take effect within this time.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Server log level."
+    )
+
+    @field_validator("home", "storage_root")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().absolute() if value is not None else None
+
+    @property
+    def catalog_url(self) -> str:
+        """The effective catalog URL."""
+        return self.database_url or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def local_storage_root(self) -> Path:
+        """The effective directory of the local-disk backend."""
+        return self.storage_root or self.home / "objects"
+
+    @property
+    def admin_token_file(self) -> Path:
+        """Where a generated first admin token is written (mode 0600)."""
+        return self.home / "admin.token"

@@ -1,0 +1,36 @@
+"""Identifiers and clocks.
+
+File and version ids are UUIDv7 (RFC 9562): time-ordered, so keyset pagination in id order follows
+capture order and B-tree inserts stay local, and random enough to be unguessable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+
+
+def new_id() -> str:
+    """A new UUIDv7 as 32 lowercase hex digits."""
+    millis = time.time_ns() // 1_000_000
+    value = (millis & ((1 << 48) - 1)) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
+    return uuid.UUID(int=value).hex
+
+
+def is_id(value: str) -> bool:
+    """True if ``value`` has the shape of an id this product issues."""
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+def utcnow() -> datetime:
+    """The current time as a naive UTC datetime (how the catalog stores time, portably)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def isoformat(moment: datetime) -> str:
+    """RFC 3339 rendering of a naive UTC datetime, with microseconds."""
+    return moment.isoformat(timespec="microseconds") + "Z"

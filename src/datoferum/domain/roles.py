@@ -1,0 +1,48 @@
+"""Roles and what each may do (least privilege: a producer cannot read bytes back)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PRODUCER = "producer"
+    CONSUMER = "consumer"
+    AUDITOR = "auditor"
+
+
+class Permission(StrEnum):
+    WRITE_DATA = "data:write"
+    READ_DATA = "data:read"
+    READ_CATALOG = "catalog:read"
+    READ_EVENTS = "events:read"
+    VERIFY_AUDIT = "audit:verify"
+    MANAGE_TOKENS = "tokens:manage"
+
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.PRODUCER: frozenset({Permission.WRITE_DATA, Permission.READ_CATALOG}),
+    Role.CONSUMER: frozenset({Permission.READ_DATA, Permission.READ_CATALOG}),
+    Role.AUDITOR: frozenset(
+        {Permission.READ_CATALOG, Permission.READ_EVENTS, Permission.VERIFY_AUDIT}
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting. ``subject`` is what the event log records as the actor."""
+
+    subject: str
+    name: str
+    role: Role
+
+    def can(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+
+#: The actor recorded for work the server does on its own (sweeps, start-up).
+SYSTEM = Principal(subject="system", name="datoferum", role=Role.ADMIN)

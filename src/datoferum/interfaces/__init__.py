@@ -1,0 +1,1 @@
+"""Interfaces: HTTP API, command line. Thin: they parse, call services, render."""

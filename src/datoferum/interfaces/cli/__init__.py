@@ -1,0 +1,1 @@
+"""The ``datoferum`` command line."""

@@ -1,0 +1,47 @@
+"""What every client command shares: where the server is, the token, the output mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from datoferum.interfaces.cli.client import Client, find_token
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    url: str
+    token: str | None
+    json: bool = False
+
+    def client(self) -> Client:
+        return Client(self.url, find_token(self.token))
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request on a fresh connection; returns the JSON answer."""
+        client = self.client()
+        try:
+            return client.call(method, path, **kwargs)
+        finally:
+            client.close()
+
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+def json_option(function: F) -> F:
+    """``--json`` on a subcommand, equivalent to the global one."""
+
+    def enable(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.ensure_object(CliContext).json = True
+
+    return click.option(
+        "--json", "json_output", is_flag=True, expose_value=False, callback=enable,
+        help="Machine-readable JSON output.",
+    )(function)  # fmt: skip

@@ -1,0 +1,1 @@
+"""The HTTP API (ASGI, served by granian)."""

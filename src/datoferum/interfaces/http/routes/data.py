@@ -1,0 +1,261 @@
+"""``/api/v1/data/{collection}/{path}``: upload (PUT) and download (GET, HEAD) of file bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Iterator
+from datetime import UTC
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from datoferum.domain.digests import content_digest_header, parse_content_digest, parse_content_md5
+from datoferum.domain.metadata import check_metadata
+from datoferum.domain.records import FileRecord
+from datoferum.domain.roles import Permission
+from datoferum.errors import InvalidInput, InvalidMetadata, InvalidName
+from datoferum.interfaces.http.context import request_id, services_of
+from datoferum.interfaces.http.ranges import parse_range
+from datoferum.interfaces.http.security import authorize
+from datoferum.services.capture import Capture, CaptureRequest
+
+_META_PREFIX = b"x-meta-"
+
+
+def _metadata(request: Request) -> dict[str, str]:
+    pairs = []
+    for name, value in request.scope["headers"]:
+        if name.startswith(_META_PREFIX):
+            key = name[len(_META_PREFIX) :].decode("latin-1")
+            try:
+                pairs.append((key, value.decode("utf-8").strip()))
+            except UnicodeDecodeError:
+                raise InvalidMetadata(f"the value of X-Meta-{key} is not valid UTF-8") from None
+    return check_metadata(pairs)
+
+
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise InvalidInput(f"Content-Length {value!r} is not a number of bytes")
+    return int(value)
+
+
+def _location(request: Request) -> tuple[str, str]:
+    collection = request.path_params["collection"]
+    path = request.path_params.get("path", "")
+    if not path:
+        raise InvalidName(
+            f"give a file path after the collection: /api/v1/data/{collection}/<path>"
+        )
+    return collection, path
+
+
+def _capture_request(request: Request) -> CaptureRequest:
+    collection, path = _location(request)
+    expected: dict[str, bytes] = {}
+    if digest := request.headers.get("content-digest"):
+        expected.update(parse_content_digest(digest))
+    if md5 := request.headers.get("content-md5"):
+        expected["md5"] = parse_content_md5(md5)
+    return CaptureRequest(
+        collection=collection,
+        path=path,
+        actor=request.state.principal,
+        content_type=request.headers.get("content-type") or "application/octet-stream",
+        metadata=_metadata(request),
+        expected_digests=expected,
+        declared_length=_declared_length(request),
+        correlation_id=request_id(request),
+    )
+
+
+async def _receive_into(capture: Capture, request: Request, buffer_bytes: int) -> FileRecord:
+    """Read the body in batches; each batch is written by a worker thread while the next one
+    arrives, so network, hashing and disk overlap and at most two batches are in memory."""
+    batch: list[bytes] = []
+    batched = 0
+    writing: Awaitable[None] | None = None
+    try:
+        async for chunk in request.stream():
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= buffer_bytes:
+                data = b"".join(batch)
+                batch.clear()
+                batched = 0
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(run_in_threadpool(capture.write, data))
+        if writing is not None:
+            await writing
+            writing = None
+        return await run_in_threadpool(capture.finish, b"".join(batch))
+    except BaseException as exc:
+        if writing is not None:
+            await asyncio.gather(writing, return_exceptions=True)
+        reason = "the client disconnected" if isinstance(exc, ClientDisconnect) else repr(exc)
+        await run_in_threadpool(capture.abort, f"upload interrupted: {reason}")
+        raise
+
+
+async def put_file(request: Request) -> Response:
+    request.state.principal = await authorize(request, Permission.WRITE_DATA)
+    services = services_of(request)
+    capture = services.capture.start(_capture_request(request))
+    try:
+        record = await _receive_into(capture, request, services.settings.upload_buffer_bytes)
+    except ClientDisconnect:
+        return Response(status_code=400)  # nobody is listening any more
+    body = record.as_dict()
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status_code=201,
+        media_type="application/json",
+        headers={"Location": f"/api/v1/files/{record.id}", "ETag": _etag(record)},
+    )
+
+
+def _etag(record: FileRecord) -> str:
+    return f'"{record.current.sha256}"'
+
+
+def _version_param(request: Request) -> int | None:
+    value = request.query_params.get("version")
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidInput(f"version must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    candidates = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def _not_modified(request: Request, record: FileRecord, etag: str) -> bool:
+    if (if_none_match := request.headers.get("if-none-match")) is not None:
+        return _etag_matches(if_none_match, etag)
+    if (since := request.headers.get("if-modified-since")) is not None:
+        try:
+            moment = parsedate_to_datetime(since).replace(tzinfo=None)
+        except (TypeError, ValueError):
+            return False
+        return record.current.created_at.replace(microsecond=0) <= moment
+    return False
+
+
+def _range_applies(request: Request, etag: str, last_modified: str) -> bool:
+    if_range = request.headers.get("if-range")
+    return if_range is None or if_range.strip() in (etag, last_modified)
+
+
+def _headers(record: FileRecord, etag: str, last_modified: str) -> list[tuple[bytes, bytes]]:
+    version = record.current
+    name = record.path.rsplit("/", 1)[-1]
+    headers = [
+        (b"content-type", version.content_type.encode("latin-1", "replace")),
+        (b"etag", etag.encode()),
+        (b"last-modified", last_modified.encode()),
+        (b"accept-ranges", b"bytes"),
+        (b"repr-digest", content_digest_header(bytes.fromhex(version.sha256)).encode()),
+        (b"cache-control", b"private, no-cache"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-disposition", f"attachment; filename*=UTF-8''{quote(name)}".encode()),
+        (b"x-datoferum-file-id", record.id.encode()),
+        (b"x-datoferum-version", str(version.number).encode()),
+    ]
+    headers += [(b"x-meta-" + k.encode(), v.encode()) for k, v in version.metadata.items()]
+    return headers
+
+
+class _ObjectResponse(Response):
+    """Sends a stored object: by path through the server when it can (zero copies in Python),
+    else in bounded chunks read by a worker thread."""
+
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        chunks: Iterator[bytes] | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.status_code = status
+        self.raw_headers = headers
+        self._chunks = chunks
+        self._path = path
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        if self._path is not None and "http.response.pathsend" in scope.get("extensions", {}):
+            await send({"type": "http.response.pathsend", "path": str(self._path)})
+            return
+        chunks = self._chunks
+        if chunks is None:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            return  # the client went away
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+
+async def get_file(request: Request) -> Response:
+    head = request.method == "HEAD"
+    principal = await authorize(request, Permission.READ_DATA)
+    services = services_of(request)
+    collection, path = _location(request)
+    version = _version_param(request)
+    record = await run_in_threadpool(services.access.locate, collection, path, version)
+    size = record.current.size
+    etag = _etag(record)
+    last_modified = format_datetime(
+        record.current.created_at.replace(microsecond=0, tzinfo=UTC), usegmt=True
+    )
+    headers = _headers(record, etag, last_modified)
+    if _not_modified(request, record, etag):
+        return _ObjectResponse(304, [h for h in headers if h[0] in (b"etag", b"last-modified")])
+    byte_range = None
+    if _range_applies(request, etag, last_modified):
+        byte_range = parse_range(request.headers.get("range"), size)
+    if byte_range is None:
+        status, offset, length = 200, 0, size
+        headers.append(
+            (
+                b"content-digest",
+                content_digest_header(bytes.fromhex(record.current.sha256)).encode(),
+            )
+        )
+    else:
+        status, offset, length = 206, byte_range[0], byte_range[1] - byte_range[0] + 1
+        headers.append((b"content-range", f"bytes {byte_range[0]}-{byte_range[1]}/{size}".encode()))
+    headers.append((b"content-length", str(length).encode()))
+    if head:
+        return _ObjectResponse(status, headers)
+    await run_in_threadpool(
+        services.access.record_read, principal, record, byte_range, request_id(request)
+    )
+    if byte_range is None and (local := services.access.local_path(record)) is not None:
+        return _ObjectResponse(
+            status, headers, path=local, chunks=services.access.read(record, 0, size)
+        )
+    return _ObjectResponse(status, headers, chunks=services.access.read(record, offset, length))

@@ -1,0 +1,94 @@
+"""``/api/v1/files``: listings, file records and each file's lifecycle timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from datoferum.domain.roles import Permission
+from datoferum.errors import InvalidInput
+from datoferum.interfaces.http.context import services_of
+from datoferum.interfaces.http.security import authorize
+from datoferum.services import files
+from datoferum.services.files import FileQuery
+
+
+def int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def _time_param(request: Request, name: str) -> datetime | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {value!r}"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+async def list_files(request: Request) -> Response:
+    await authorize(request, Permission.READ_CATALOG)
+    params = request.query_params
+    query = FileQuery(
+        collection=params.get("collection"),
+        prefix=params.get("prefix"),
+        state=params.get("state"),
+        created_after=_time_param(request, "created_after"),
+        created_before=_time_param(request, "created_before"),
+        updated_after=_time_param(request, "updated_after"),
+        updated_before=_time_param(request, "updated_before"),
+        limit=int_param(request, "limit", 100, low=1, high=files.MAX_PAGE),
+        cursor=params.get("cursor"),
+    )
+    catalog = services_of(request).catalog
+
+    def run() -> dict[str, Any]:
+        with catalog.reading() as session:
+            return files.list_files(session, query).as_dict()
+
+    return JSONResponse(await run_in_threadpool(run))
+
+
+async def get_file(request: Request) -> Response:
+    await authorize(request, Permission.READ_CATALOG)
+    catalog = services_of(request).catalog
+    file_id = request.path_params["file_id"]
+
+    def run() -> dict[str, Any]:
+        with catalog.reading() as session:
+            return files.get_file(session, file_id).as_dict()
+
+    return JSONResponse(await run_in_threadpool(run))
+
+
+async def file_events(request: Request) -> Response:
+    await authorize(request, Permission.READ_EVENTS)
+    limit = int_param(request, "limit", 1000, low=1, high=10_000)
+    after = int_param(request, "after", 0, low=0, high=2**62)
+    events = await run_in_threadpool(
+        services_of(request).audit.file_events,
+        request.path_params["file_id"],
+        after_seq=after,
+        limit=limit,
+    )
+    return JSONResponse(
+        {
+            "items": [event.as_dict() for event in events],
+            "next_after": events[-1].seq if len(events) == limit else None,
+        }
+    )

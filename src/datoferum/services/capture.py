@@ -1,0 +1,295 @@
+"""Capture: take a stream of bytes in, make it durable, and record it with its events.
+
+The order is what makes a capture safe to interrupt anywhere: bytes are hashed while they are
+written to a staged object; when the body ends, lengths and client digests are checked, the object
+is committed (fsync, made visible), and only then does one catalog transaction create the version,
+its replica and its events. A failure before that transaction removes the object; a crash is
+cleaned up by the sweep (``services/sweep.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from datoferum.adapters.storage.base import ObjectWriter, StorageBackend
+from datoferum.domain.digests import Hashes
+from datoferum.domain.ids import new_id, utcnow
+from datoferum.domain.names import check_collection, check_path
+from datoferum.domain.records import FileRecord, ReplicaRecord, State, VersionRecord
+from datoferum.domain.roles import Principal
+from datoferum.errors import DatoferumError, IncompleteBody, PayloadTooLarge
+from datoferum.spine import eventlog
+from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.schema import Collection, File, Replica, Version
+from datoferum.spine.eventlog import NewEvent
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    collection: str
+    path: str
+    actor: Principal
+    content_type: str = "application/octet-stream"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    expected_digests: Mapping[str, bytes] = field(default_factory=dict)
+    declared_length: int | None = None
+    correlation_id: str = ""
+
+
+def path_hash(path: str) -> str:
+    """The fixed-size key that makes (collection, path) unique on every engine."""
+    return hashlib.sha256(path.encode("utf-8")).hexdigest()
+
+
+def _metadata_digests(metadata: Mapping[str, str]) -> dict[str, str]:
+    # The log keeps hashes, not values: metadata may be personal data that a purge must erase,
+    # while the chain must stay intact.
+    return {
+        key: "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
+        for key, value in metadata.items()
+    }
+
+
+class CaptureService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        storage: StorageBackend,
+        hash_executor: Executor,
+        *,
+        max_bytes: int,
+    ) -> None:
+        self.catalog = catalog
+        self.storage = storage
+        self.max_bytes = max_bytes
+        self._hash_executor = hash_executor
+        self._collections: dict[str, str] = {}
+
+    def start(self, request: CaptureRequest) -> Capture:
+        """Check the request before any byte is read; raises on a bad name or a too-large body."""
+        check_collection(request.collection)
+        check_path(request.path)
+        if request.declared_length is not None and request.declared_length > self.max_bytes:
+            raise PayloadTooLarge(
+                f"the body is {request.declared_length} bytes; this server accepts at most "
+                f"{self.max_bytes} bytes per file (DATOFERUM_MAX_UPLOAD_BYTES)",
+                limit=self.max_bytes,
+            )
+        return Capture(self, request)
+
+    # -- catalog side ------------------------------------------------------------------------
+
+    def _collection_id(
+        self, session: Session, name: str, actor: Principal, correlation: str
+    ) -> str:
+        cached = self._collections.get(name)
+        if cached is not None:
+            return cached
+        found = session.execute(select(Collection.id).where(Collection.name == name)).scalar()
+        if found is None:
+            found = new_id()
+            try:
+                with session.begin_nested():
+                    session.execute(
+                        insert(Collection).values(id=found, name=name, created_at=utcnow())
+                    )
+                    eventlog.append(
+                        session,
+                        [
+                            NewEvent(
+                                "collection.created", actor.subject,
+                                details={"collection": name}, correlation_id=correlation,
+                            )
+                        ],
+                    )  # fmt: skip
+            except IntegrityError:  # created concurrently by another writer
+                found = session.execute(
+                    select(Collection.id).where(Collection.name == name)
+                ).scalar_one()
+        self._collections[name] = found
+        return found
+
+    def existing_file_id(self, collection: str, path: str) -> str | None:
+        with self.catalog.reading() as session:
+            return session.execute(
+                select(File.id)
+                .join(Collection, Collection.id == File.collection_id)
+                .where(Collection.name == collection, File.path_hash == path_hash(path))
+            ).scalar()
+
+    def record(
+        self, request: CaptureRequest, version_id: str, size: int, sha256: str
+    ) -> FileRecord:
+        """Create the version, its replica and its events in one transaction."""
+        now = utcnow()
+        actor = request.actor
+        with self.catalog.writing() as session:
+            collection_id = self._collection_id(
+                session, request.collection, actor, request.correlation_id
+            )
+            file_row = session.execute(
+                select(File.id, File.latest_version, File.created_at)
+                .where(
+                    File.collection_id == collection_id, File.path_hash == path_hash(request.path)
+                )
+                .with_for_update()
+            ).one_or_none()
+            if file_row is None:
+                file_id, number, created_at = new_id(), 1, now
+                session.execute(
+                    insert(File).values(
+                        id=file_id, collection_id=collection_id, path=request.path,
+                        path_hash=path_hash(request.path), created_at=now, updated_at=now,
+                        latest_version=1, state=State.STORED, size=size, sha256=sha256,
+                    )
+                )  # fmt: skip
+            else:
+                file_id, number, created_at = (
+                    file_row.id,
+                    file_row.latest_version + 1,
+                    file_row.created_at,
+                )
+                session.execute(
+                    update(File)
+                    .where(File.id == file_id)
+                    .values(
+                        updated_at=now, latest_version=number, state=State.STORED,
+                        size=size, sha256=sha256,
+                    )
+                )  # fmt: skip
+            metadata = dict(request.metadata)
+            session.execute(
+                insert(Version).values(
+                    id=version_id, file_id=file_id, number=number, state=State.STORED, size=size,
+                    sha256=sha256, content_type=request.content_type,
+                    user_metadata=json.dumps(metadata, ensure_ascii=False), created_at=now,
+                    created_by=actor.subject,
+                )
+            )  # fmt: skip
+            session.execute(
+                insert(Replica).values(
+                    version_id=version_id, backend=self.storage.name, key=version_id,
+                    state="present", created_at=now,
+                )
+            )  # fmt: skip
+            captured = {
+                "collection": request.collection, "path": request.path, "size": size,
+                "sha256": sha256, "content_type": request.content_type,
+                "metadata": _metadata_digests(metadata),
+                "verified_digests": sorted({"sha256", *request.expected_digests}),
+            }  # fmt: skip
+            eventlog.append(
+                session,
+                [
+                    NewEvent("file.captured", actor.subject, file_id, number, captured,
+                             request.correlation_id),
+                    NewEvent("file.stored", actor.subject, file_id, number,
+                             {"backend": self.storage.name, "key": version_id},
+                             request.correlation_id),
+                ],
+            )  # fmt: skip
+        version = VersionRecord(
+            version_id, number, State.STORED, size, sha256, request.content_type, metadata, now,
+            actor.subject, (ReplicaRecord(self.storage.name, version_id, "present"),),
+        )  # fmt: skip
+        return FileRecord(
+            file_id, request.collection, request.path, created_at, now, number, version
+        )
+
+    def record_failure(self, request: CaptureRequest, kind: str, reason: str, size: int) -> None:
+        """Put a failed or abandoned capture on the record (on the file's timeline if it exists)."""
+        file_id = self.existing_file_id(request.collection, request.path)
+        with self.catalog.writing() as session:
+            eventlog.append(
+                session,
+                [
+                    NewEvent(
+                        kind, request.actor.subject, file_id, None,
+                        {"collection": request.collection, "path": request.path,
+                         "reason": reason, "received_bytes": size},
+                        request.correlation_id,
+                    )
+                ],
+            )  # fmt: skip
+
+
+class Capture:
+    """One upload in progress. ``write`` and ``finish`` block: call them from a worker thread."""
+
+    def __init__(self, service: CaptureService, request: CaptureRequest) -> None:
+        self.service = service
+        self.request = request
+        self.version_id = new_id()
+        self.received = 0
+        self._hashes = Hashes(request.expected_digests)
+        self._writer: ObjectWriter = service.storage.open_writer(self.version_id)
+        self._done = False
+
+    def write(self, data: bytes) -> None:
+        """Hash ``data`` on the hashing pool while writing it here: the two overlap."""
+        if self.received + len(data) > self.service.max_bytes:
+            self._fail(
+                PayloadTooLarge(
+                    f"the body exceeds {self.service.max_bytes} bytes, the most this server "
+                    "accepts per file (DATOFERUM_MAX_UPLOAD_BYTES); nothing was stored",
+                    limit=self.service.max_bytes,
+                )
+            )
+        hashing = self.service._hash_executor.submit(self._hashes.update, data)
+        try:
+            self._writer.write(data)
+        finally:
+            hashing.result()
+        self.received += len(data)
+
+    def finish(self, tail: bytes = b"") -> FileRecord:
+        """Write ``tail``, check length and digests, commit the bytes, then the catalog."""
+        try:
+            if tail:
+                self.write(tail)
+            declared = self.request.declared_length
+            if declared is not None and declared != self.received:
+                raise IncompleteBody(
+                    f"Content-Length announced {declared} bytes but {self.received} arrived; "
+                    "nothing was stored"
+                )
+            self._hashes.verify()
+            self._writer.commit()
+            record = self.service.record(
+                self.request, self.version_id, self.received, self._hashes.sha256().hex()
+            )
+        except DatoferumError as error:
+            self._fail(error)
+        except BaseException:
+            self._writer.abort()
+            self._done = True
+            raise
+        self._done = True
+        self._writer.release()
+        return record
+
+    def abort(self, reason: str) -> None:
+        """Drop everything written so far and put the abandoned attempt on the record."""
+        if self._done:
+            return
+        self._done = True
+        self._writer.abort()
+        self.service.record_failure(self.request, "capture.aborted", reason, self.received)
+
+    def _fail(self, error: DatoferumError) -> NoReturn:
+        self._done = True
+        self._writer.abort()
+        if not error.transient:
+            self.service.record_failure(
+                self.request, "capture.rejected", error.detail, self.received
+            )
+        raise error

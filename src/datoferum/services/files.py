@@ -1,0 +1,168 @@
+"""Reading the catalog: file records, versions and filtered, cursor-paginated listings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datoferum.domain.ids import is_id
+from datoferum.domain.names import check_collection
+from datoferum.domain.records import (
+    FileRecord,
+    FileSummary,
+    ReplicaRecord,
+    State,
+    VersionRecord,
+)
+from datoferum.errors import InvalidInput, NotFound
+from datoferum.services.capture import path_hash
+from datoferum.spine.catalog.schema import Collection, File, Replica, Version
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class FileQuery:
+    collection: str | None = None
+    prefix: str | None = None
+    state: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[FileSummary]
+    next_cursor: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"items": [item.as_dict() for item in self.items], "next_cursor": self.next_cursor}
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        after = json.loads(base64.urlsafe_b64decode(padded))["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        after = None
+    if not isinstance(after, str) or not is_id(after):
+        raise InvalidInput("the cursor is not one this server issued: start again without it")
+    return after
+
+
+def _version(row: Version, replicas: Sequence[ReplicaRecord] = ()) -> VersionRecord:
+    return VersionRecord(
+        row.id, row.number, row.state, row.size, row.sha256, row.content_type,
+        json.loads(row.user_metadata), row.created_at, row.created_by, tuple(replicas),
+    )  # fmt: skip
+
+
+def _replicas(session: Session, version_ids: Sequence[str]) -> dict[str, list[ReplicaRecord]]:
+    found: dict[str, list[ReplicaRecord]] = {vid: [] for vid in version_ids}
+    rows = session.execute(
+        select(Replica.version_id, Replica.backend, Replica.key, Replica.state).where(
+            Replica.version_id.in_(version_ids)
+        )
+    )
+    for row in rows:
+        found[row.version_id].append(ReplicaRecord(row.backend, row.key, row.state))
+    return found
+
+
+def get_file(session: Session, file_id: str, *, with_versions: bool = True) -> FileRecord:
+    """The record of one file, with every version (newest first)."""
+    if not is_id(file_id):
+        raise NotFound(f"there is no file with id {file_id!r} (ids are 32 hex digits)")
+    found = session.execute(
+        select(File, Collection.name)
+        .join(Collection, Collection.id == File.collection_id)
+        .where(File.id == file_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"there is no file with id {file_id}")
+    return _with_versions(session, found[0], found[1], number=None, all_versions=with_versions)
+
+
+def find_file(
+    session: Session, collection: str, path: str, *, version: int | None = None
+) -> FileRecord:
+    """The file at ``collection/path``, with ``current`` set to ``version`` (default newest)."""
+    found = session.execute(
+        select(File, Collection.name)
+        .join(Collection, Collection.id == File.collection_id)
+        .where(Collection.name == collection, File.path_hash == path_hash(path))
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"there is no file {path!r} in collection {collection!r}")
+    return _with_versions(session, found[0], found[1], number=version, all_versions=False)
+
+
+def _with_versions(
+    session: Session, file: File, collection: str, *, number: int | None, all_versions: bool
+) -> FileRecord:
+    wanted = file.latest_version if number is None else number
+    query = select(Version).where(Version.file_id == file.id)
+    if not all_versions:
+        query = query.where(Version.number == wanted)
+    versions = list(session.execute(query.order_by(Version.number.desc())).scalars())
+    replicas = _replicas(session, [v.id for v in versions])
+    records = tuple(_version(v, replicas[v.id]) for v in versions)
+    current = next((v for v in records if v.number == wanted), None)
+    if current is None:
+        raise NotFound(
+            f"{collection}/{file.path} has no version {wanted}: its versions are "
+            f"1 to {file.latest_version}"
+        )
+    return FileRecord(
+        file.id, collection, file.path, file.created_at, file.updated_at, file.latest_version,
+        current, records if all_versions else (),
+    )  # fmt: skip
+
+
+def list_files(session: Session, query: FileQuery) -> Page:
+    """Files matching ``query`` in id (= capture) order, one page at a time."""
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    if query.state is not None and query.state not in State.ALL:
+        raise InvalidInput(f"unknown state {query.state!r}; states are: {', '.join(State.ALL)}")
+    statement = select(
+        File.id, Collection.name, File.path, File.latest_version, File.state, File.size,
+        File.sha256, File.created_at, File.updated_at,
+    ).join(Collection, Collection.id == File.collection_id)  # fmt: skip
+    if query.collection is not None:
+        statement = statement.where(Collection.name == check_collection(query.collection))
+    if query.prefix:
+        statement = statement.where(File.path.startswith(query.prefix, autoescape=True))
+    if query.state is not None:
+        statement = statement.where(File.state == query.state)
+    bounds = (
+        (File.created_at, query.created_after, query.created_before),
+        (File.updated_at, query.updated_after, query.updated_before),
+    )
+    for column, after, before in bounds:
+        if after is not None:
+            statement = statement.where(column >= after)
+        if before is not None:
+            statement = statement.where(column < before)
+    if query.cursor is not None:
+        statement = statement.where(File.id > decode_cursor(query.cursor))
+    rows = session.execute(statement.order_by(File.id).limit(query.limit + 1)).all()
+    items = [FileSummary(*row) for row in rows[: query.limit]]
+    more = len(rows) > query.limit
+    return Page(items, encode_cursor(items[-1].id) if more else None)

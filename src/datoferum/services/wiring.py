@@ -1,0 +1,101 @@
+"""Builds every service from one ``Settings`` object, and the start-up sequence."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from datoferum.adapters.storage import build_storage
+from datoferum.adapters.storage.base import StorageBackend
+from datoferum.config import Settings
+from datoferum.domain.roles import SYSTEM, Role
+from datoferum.services.access import AccessService
+from datoferum.services.audit import AuditService
+from datoferum.services.capture import CaptureService
+from datoferum.services.sweep import SweepReport, sweep
+from datoferum.services.tokens import TokenService
+from datoferum.spine.catalog import migrate
+from datoferum.spine.catalog.database import Catalog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    storage: StorageBackend
+    tokens: TokenService
+    capture: CaptureService
+    access: AccessService
+    audit: AuditService
+    hash_executor: ThreadPoolExecutor
+
+    def sweep(self) -> SweepReport:
+        return sweep(self.catalog, self.storage)
+
+    def close(self) -> None:
+        self.hash_executor.shutdown(wait=False, cancel_futures=True)
+        self.catalog.dispose()
+
+
+def build_services(settings: Settings) -> Services:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(settings.catalog_url, sqlite_synchronous=settings.sqlite_synchronous)
+    storage = build_storage(settings)
+    hash_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="datoferum-hash")
+    return Services(
+        settings=settings,
+        catalog=catalog,
+        storage=storage,
+        tokens=TokenService(catalog, cache_seconds=settings.token_cache_seconds),
+        capture=CaptureService(
+            catalog, storage, hash_executor, max_bytes=settings.max_upload_bytes
+        ),
+        access=AccessService(catalog, {storage.name: storage}),
+        audit=AuditService(catalog),
+        hash_executor=hash_executor,
+    )
+
+
+def bootstrap_admin(services: Services) -> str | None:
+    """Make sure an admin can log in; returns a newly generated secret, to be shown once."""
+    settings, tokens = services.settings, services.tokens
+    if settings.bootstrap_token is not None:
+        secret = settings.bootstrap_token.get_secret_value()
+        if not tokens.knows(secret):
+            tokens.create(SYSTEM, name="bootstrap", role=Role.ADMIN, secret=secret)
+        return None
+    if tokens.has_admin():
+        return None
+    _, secret = tokens.create(SYSTEM, name="first admin", role=Role.ADMIN)
+    path = settings.admin_token_file
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def prepare(settings: Settings) -> str | None:
+    """Everything ``serve`` does before listening: migrate, bootstrap the admin, sweep.
+
+    Returns a newly generated admin secret, if one was made.
+    """
+    services = build_services(settings)
+    try:
+        before, after = migrate.upgrade(services.catalog)
+        if before != after:
+            log.info("catalog migrated from %s to %s", before or "empty", after)
+        secret = bootstrap_admin(services)
+        report = services.sweep()
+        if report.removed or report.completed:
+            log.info(
+                "sweep: removed %d abandoned uploads, completed %d",
+                len(report.removed), len(report.completed),
+            )  # fmt: skip
+        return secret
+    finally:
+        services.close()

@@ -1,0 +1,1 @@
+"""The catalog: SQL schema, engine set-up and migrations."""

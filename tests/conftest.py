@@ -1,0 +1,143 @@
+"""Shared fixtures: real server processes, tokens per role, and the CI rule on skips."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ADMIN_TOKEN = "test-admin-" + "0" * 32
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """A ``datoferum serve`` process on a free loopback port, with its own data directory."""
+
+    def __init__(self, home: Path, **env: str) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = ADMIN_TOKEN
+        self.env = {**os.environ, "DATOFERUM_BOOTSTRAP_TOKEN": ADMIN_TOKEN, **env}
+        self.env.pop("DATOFERUM_TOKEN", None)
+        self.log = home.parent / f"{home.name}-server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> LiveServer:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "datoferum", "serve", "--port", str(self.port),
+                 "--home", str(self.home)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not become ready:\n{self.log.read_text()[-3000:]}")
+
+    def _signal_group(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL the server and its workers at once, as a crash would."""
+        if self.process is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def client(self, token: str | None = ADMIN_TOKEN, **kwargs: object) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def cli(
+        self, *args: str, token: str | None = ADMIN_TOKEN, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DATOFERUM_URL": self.url, "DATOFERUM_HOME": str(self.home)}
+        env.pop("DATOFERUM_TOKEN", None)
+        if token is not None:
+            env["DATOFERUM_TOKEN"] = token
+        return subprocess.run(
+            [sys.executable, "-m", "datoferum", *args],
+            env=env, capture_output=True, text=True, timeout=300, cwd=cwd,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server shared by the tests of a worker; tests use their own collections."""
+    live = LiveServer(tmp_path_factory.mktemp("shared") / "home").start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server of the test's own, for tests that kill or restart it."""
+    live = LiveServer(tmp_path / "home").start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def collection(request: pytest.FixtureRequest) -> str:
+    """A collection name unique to the test."""
+    return "t-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def role_tokens(server: LiveServer) -> dict[str, str]:
+    """A token for each role on the shared server."""
+    found = {}
+    with server.client() as client:
+        for role in ("admin", "producer", "consumer", "auditor"):
+            answer = client.post("/api/v1/tokens", json={"name": f"test {role}", "role": role})
+            assert answer.status_code == 201, answer.text
+            found[role] = answer.json()["token"]
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: every server the suite needs must be there."""
+    if os.environ.get("CI", "").lower() != "true" or hasattr(session.config, "workerinput"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"CI=true: {len(skipped)} skipped test(s) count as failures", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
