@@ -39,11 +39,12 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the catalog; default `sqlite:///<home>/catalog.db`.",
     )
-    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
-        default="FULL",
+    durability: Literal["full", "relaxed"] = Field(
+        default="full",
         description=(
-            "SQLite `synchronous` mode. FULL makes every catalog commit durable before the answer; "
-            "NORMAL is faster but may lose the newest commits on power loss."
+            "`full`: bytes, directory entries and catalog commits reach stable storage before an "
+            "upload is answered. `relaxed`: they are left to the operating system (faster for "
+            "small files; a power loss may lose the newest uploads, as with most object stores)."
         ),
     )
     storage_root: Path | None = Field(
@@ -86,6 +87,11 @@ class Settings(BaseSettings):
     def catalog_url(self) -> str:
         """The effective catalog URL."""
         return self.database_url or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def sqlite_synchronous(self) -> str:
+        """SQLite's ``synchronous`` mode for the chosen durability."""
+        return "FULL" if self.durability == "full" else "NORMAL"
 
     @property
     def local_storage_root(self) -> Path:

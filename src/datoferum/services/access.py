@@ -22,8 +22,8 @@ class AccessService:
 
     def locate(self, collection: str, path: str, version: int | None = None) -> FileRecord:
         """The file with ``current`` set to the requested version; raises if it is not readable."""
-        with self.catalog.reading() as session:
-            record = find_file(session, collection, path, version=version)
+        with self.catalog.reading() as conn:
+            record = find_file(conn, collection, path, version=version)
         if record.current.state not in State.READABLE:
             raise NotFound(
                 f"version {record.current.number} of {collection}/{path} is {record.current.state} "
@@ -63,9 +63,9 @@ class AccessService:
                 "range": [byte_range[0], byte_range[1]],
                 "bytes": byte_range[1] - byte_range[0] + 1,
             }
-        with self.catalog.writing() as session:
+        with self.catalog.writing() as conn:
             eventlog.append(
-                session,
+                conn,
                 [
                     NewEvent(
                         "file.read", actor.subject, record.id, record.current.number, details,

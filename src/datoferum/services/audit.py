@@ -13,19 +13,19 @@ class AuditService:
         self.catalog = catalog
 
     def verify(self) -> Verification:
-        with self.catalog.reading() as session:
-            return eventlog.verify(session)
+        with self.catalog.reading() as conn:
+            return eventlog.verify(conn)
 
     def events(
         self, *, after_seq: int = 0, limit: int = 1000, type_prefix: str | None = None
     ) -> list[EventRecord]:
-        with self.catalog.reading() as session:
-            return eventlog.page(session, after_seq=after_seq, limit=limit, type_prefix=type_prefix)
+        with self.catalog.reading() as conn:
+            return eventlog.page(conn, after_seq=after_seq, limit=limit, type_prefix=type_prefix)
 
     def file_events(
         self, file_id: str, *, after_seq: int = 0, limit: int = 1000
     ) -> list[EventRecord]:
         """A file's timeline, oldest first; raises NotFound for an unknown file."""
-        with self.catalog.reading() as session:
-            get_file(session, file_id, with_versions=False)
-            return eventlog.for_file(session, file_id, after_seq=after_seq, limit=limit)
+        with self.catalog.reading() as conn:
+            get_file(conn, file_id, with_versions=False)
+            return eventlog.for_file(conn, file_id, after_seq=after_seq, limit=limit)

@@ -16,9 +16,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from datoferum.adapters.storage.base import ObjectWriter, StorageBackend
 from datoferum.domain.digests import Hashes
@@ -43,6 +42,29 @@ class CaptureRequest:
     expected_digests: Mapping[str, bytes] = field(default_factory=dict)
     declared_length: int | None = None
     correlation_id: str = ""
+
+
+_PARALLEL_HASH_BYTES = 256 * 1024
+
+# Statements of the capture transaction, built once (it runs for every upload).
+_LOCK_FILE = (
+    select(File.id, File.latest_version, File.created_at)
+    .where(
+        File.collection_id == bindparam("collection_id"), File.path_hash == bindparam("path_hash")
+    )
+    .with_for_update()
+)
+_INSERT_FILE = insert(File)
+_NEW_LATEST = (
+    update(File)
+    .where(File.id == bindparam("file_id"))
+    .values(
+        updated_at=bindparam("now"), latest_version=bindparam("number"),
+        state=bindparam("new_state"), size=bindparam("new_size"), sha256=bindparam("new_sha256"),
+    )
+)  # fmt: skip
+_INSERT_VERSION = insert(Version)
+_INSERT_REPLICA = insert(Replica)
 
 
 def path_hash(path: str) -> str:
@@ -89,21 +111,21 @@ class CaptureService:
     # -- catalog side ------------------------------------------------------------------------
 
     def _collection_id(
-        self, session: Session, name: str, actor: Principal, correlation: str
+        self, conn: Connection, name: str, actor: Principal, correlation: str
     ) -> str:
         cached = self._collections.get(name)
         if cached is not None:
             return cached
-        found = session.execute(select(Collection.id).where(Collection.name == name)).scalar()
+        found = conn.execute(select(Collection.id).where(Collection.name == name)).scalar()
         if found is None:
             found = new_id()
             try:
-                with session.begin_nested():
-                    session.execute(
+                with conn.begin_nested():
+                    conn.execute(
                         insert(Collection).values(id=found, name=name, created_at=utcnow())
                     )
                     eventlog.append(
-                        session,
+                        conn,
                         [
                             NewEvent(
                                 "collection.created", actor.subject,
@@ -112,15 +134,15 @@ class CaptureService:
                         ],
                     )  # fmt: skip
             except IntegrityError:  # created concurrently by another writer
-                found = session.execute(
+                found = conn.execute(
                     select(Collection.id).where(Collection.name == name)
                 ).scalar_one()
         self._collections[name] = found
         return found
 
     def existing_file_id(self, collection: str, path: str) -> str | None:
-        with self.catalog.reading() as session:
-            return session.execute(
+        with self.catalog.reading() as conn:
+            return conn.execute(
                 select(File.id)
                 .join(Collection, Collection.id == File.collection_id)
                 .where(Collection.name == collection, File.path_hash == path_hash(path))
@@ -132,25 +154,23 @@ class CaptureService:
         """Create the version, its replica and its events in one transaction."""
         now = utcnow()
         actor = request.actor
-        with self.catalog.writing() as session:
+        with self.catalog.writing() as conn:
             collection_id = self._collection_id(
-                session, request.collection, actor, request.correlation_id
+                conn, request.collection, actor, request.correlation_id
             )
-            file_row = session.execute(
-                select(File.id, File.latest_version, File.created_at)
-                .where(
-                    File.collection_id == collection_id, File.path_hash == path_hash(request.path)
-                )
-                .with_for_update()
+            hashed_path = path_hash(request.path)
+            file_row = conn.execute(
+                _LOCK_FILE, {"collection_id": collection_id, "path_hash": hashed_path}
             ).one_or_none()
             if file_row is None:
                 file_id, number, created_at = new_id(), 1, now
-                session.execute(
-                    insert(File).values(
-                        id=file_id, collection_id=collection_id, path=request.path,
-                        path_hash=path_hash(request.path), created_at=now, updated_at=now,
-                        latest_version=1, state=State.STORED, size=size, sha256=sha256,
-                    )
+                conn.execute(
+                    _INSERT_FILE,
+                    {
+                        "id": file_id, "collection_id": collection_id, "path": request.path,
+                        "path_hash": hashed_path, "created_at": now, "updated_at": now,
+                        "latest_version": 1, "state": State.STORED, "size": size, "sha256": sha256,
+                    },
                 )  # fmt: skip
             else:
                 file_id, number, created_at = (
@@ -158,28 +178,29 @@ class CaptureService:
                     file_row.latest_version + 1,
                     file_row.created_at,
                 )
-                session.execute(
-                    update(File)
-                    .where(File.id == file_id)
-                    .values(
-                        updated_at=now, latest_version=number, state=State.STORED,
-                        size=size, sha256=sha256,
-                    )
+                conn.execute(
+                    _NEW_LATEST,
+                    {
+                        "file_id": file_id, "now": now, "number": number, "new_state": State.STORED,
+                        "new_size": size, "new_sha256": sha256,
+                    },
                 )  # fmt: skip
             metadata = dict(request.metadata)
-            session.execute(
-                insert(Version).values(
-                    id=version_id, file_id=file_id, number=number, state=State.STORED, size=size,
-                    sha256=sha256, content_type=request.content_type,
-                    user_metadata=json.dumps(metadata, ensure_ascii=False), created_at=now,
-                    created_by=actor.subject,
-                )
+            conn.execute(
+                _INSERT_VERSION,
+                {
+                    "id": version_id, "file_id": file_id, "number": number, "state": State.STORED,
+                    "size": size, "sha256": sha256, "content_type": request.content_type,
+                    "user_metadata": json.dumps(metadata, ensure_ascii=False), "created_at": now,
+                    "created_by": actor.subject,
+                },
             )  # fmt: skip
-            session.execute(
-                insert(Replica).values(
-                    version_id=version_id, backend=self.storage.name, key=version_id,
-                    state="present", created_at=now,
-                )
+            conn.execute(
+                _INSERT_REPLICA,
+                {
+                    "version_id": version_id, "backend": self.storage.name, "key": version_id,
+                    "state": "present", "created_at": now,
+                },
             )  # fmt: skip
             captured = {
                 "collection": request.collection, "path": request.path, "size": size,
@@ -188,7 +209,7 @@ class CaptureService:
                 "verified_digests": sorted({"sha256", *request.expected_digests}),
             }  # fmt: skip
             eventlog.append(
-                session,
+                conn,
                 [
                     NewEvent("file.captured", actor.subject, file_id, number, captured,
                              request.correlation_id),
@@ -208,9 +229,9 @@ class CaptureService:
     def record_failure(self, request: CaptureRequest, kind: str, reason: str, size: int) -> None:
         """Put a failed or abandoned capture on the record (on the file's timeline if it exists)."""
         file_id = self.existing_file_id(request.collection, request.path)
-        with self.catalog.writing() as session:
+        with self.catalog.writing() as conn:
             eventlog.append(
-                session,
+                conn,
                 [
                     NewEvent(
                         kind, request.actor.subject, file_id, None,
@@ -235,7 +256,8 @@ class Capture:
         self._done = False
 
     def write(self, data: bytes) -> None:
-        """Hash ``data`` on the hashing pool while writing it here: the two overlap."""
+        """Hash ``data`` while writing it; large batches are hashed on the hashing pool so the
+        two overlap, small ones inline (handing them over would cost more than hashing)."""
         if self.received + len(data) > self.service.max_bytes:
             self._fail(
                 PayloadTooLarge(
@@ -244,11 +266,15 @@ class Capture:
                     limit=self.service.max_bytes,
                 )
             )
-        hashing = self.service._hash_executor.submit(self._hashes.update, data)
-        try:
+        if len(data) < _PARALLEL_HASH_BYTES:
+            self._hashes.update(data)
             self._writer.write(data)
-        finally:
-            hashing.result()
+        else:
+            hashing = self.service._hash_executor.submit(self._hashes.update, data)
+            try:
+                self._writer.write(data)
+            finally:
+                hashing.result()
         self.received += len(data)
 
     def finish(self, tail: bytes = b"") -> FileRecord:

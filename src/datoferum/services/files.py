@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select
 
 from datoferum.domain.ids import is_id
 from datoferum.domain.names import check_collection
@@ -66,16 +65,16 @@ def decode_cursor(cursor: str) -> str:
     return after
 
 
-def _version(row: Version, replicas: Sequence[ReplicaRecord] = ()) -> VersionRecord:
+def _version(row: Any, replicas: Sequence[ReplicaRecord] = ()) -> VersionRecord:
     return VersionRecord(
         row.id, row.number, row.state, row.size, row.sha256, row.content_type,
         json.loads(row.user_metadata), row.created_at, row.created_by, tuple(replicas),
     )  # fmt: skip
 
 
-def _replicas(session: Session, version_ids: Sequence[str]) -> dict[str, list[ReplicaRecord]]:
+def _replicas(conn: Connection, version_ids: Sequence[str]) -> dict[str, list[ReplicaRecord]]:
     found: dict[str, list[ReplicaRecord]] = {vid: [] for vid in version_ids}
-    rows = session.execute(
+    rows = conn.execute(
         select(Replica.version_id, Replica.backend, Replica.key, Replica.state).where(
             Replica.version_id.in_(version_ids)
         )
@@ -85,43 +84,45 @@ def _replicas(session: Session, version_ids: Sequence[str]) -> dict[str, list[Re
     return found
 
 
-def get_file(session: Session, file_id: str, *, with_versions: bool = True) -> FileRecord:
+def get_file(conn: Connection, file_id: str, *, with_versions: bool = True) -> FileRecord:
     """The record of one file, with every version (newest first)."""
     if not is_id(file_id):
         raise NotFound(f"there is no file with id {file_id!r} (ids are 32 hex digits)")
-    found = session.execute(
-        select(File, Collection.name)
+    found = conn.execute(
+        select(File.__table__, Collection.name)
         .join(Collection, Collection.id == File.collection_id)
         .where(File.id == file_id)
     ).one_or_none()
     if found is None:
         raise NotFound(f"there is no file with id {file_id}")
-    return _with_versions(session, found[0], found[1], number=None, all_versions=with_versions)
+    return _with_versions(conn, found, number=None, all_versions=with_versions)
 
 
 def find_file(
-    session: Session, collection: str, path: str, *, version: int | None = None
+    conn: Connection, collection: str, path: str, *, version: int | None = None
 ) -> FileRecord:
     """The file at ``collection/path``, with ``current`` set to ``version`` (default newest)."""
-    found = session.execute(
-        select(File, Collection.name)
+    found = conn.execute(
+        select(File.__table__, Collection.name)
         .join(Collection, Collection.id == File.collection_id)
         .where(Collection.name == collection, File.path_hash == path_hash(path))
     ).one_or_none()
     if found is None:
         raise NotFound(f"there is no file {path!r} in collection {collection!r}")
-    return _with_versions(session, found[0], found[1], number=version, all_versions=False)
+    return _with_versions(conn, found, number=version, all_versions=False)
 
 
 def _with_versions(
-    session: Session, file: File, collection: str, *, number: int | None, all_versions: bool
+    conn: Connection, file: Any, *, number: int | None, all_versions: bool
 ) -> FileRecord:
+    """``file`` is a files row joined with its collection's ``name``."""
+    collection = file.name
     wanted = file.latest_version if number is None else number
-    query = select(Version).where(Version.file_id == file.id)
+    query = select(Version.__table__).where(Version.file_id == file.id)
     if not all_versions:
         query = query.where(Version.number == wanted)
-    versions = list(session.execute(query.order_by(Version.number.desc())).scalars())
-    replicas = _replicas(session, [v.id for v in versions])
+    versions = conn.execute(query.order_by(Version.number.desc())).all()
+    replicas = _replicas(conn, [v.id for v in versions])
     records = tuple(_version(v, replicas[v.id]) for v in versions)
     current = next((v for v in records if v.number == wanted), None)
     if current is None:
@@ -135,7 +136,7 @@ def _with_versions(
     )  # fmt: skip
 
 
-def list_files(session: Session, query: FileQuery) -> Page:
+def list_files(conn: Connection, query: FileQuery) -> Page:
     """Files matching ``query`` in id (= capture) order, one page at a time."""
     if not 1 <= query.limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
@@ -162,7 +163,7 @@ def list_files(session: Session, query: FileQuery) -> Page:
             statement = statement.where(column < before)
     if query.cursor is not None:
         statement = statement.where(File.id > decode_cursor(query.cursor))
-    rows = session.execute(statement.order_by(File.id).limit(query.limit + 1)).all()
+    rows = conn.execute(statement.order_by(File.id).limit(query.limit + 1)).all()
     items = [FileSummary(*row) for row in rows[: query.limit]]
     more = len(rows) > query.limit
     return Page(items, encode_cursor(items[-1].id) if more else None)

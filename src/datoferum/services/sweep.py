@@ -31,8 +31,8 @@ class SweepReport:
 def sweep(catalog: Catalog, storage: StorageBackend) -> SweepReport:
     report = SweepReport()
     for key in storage.abandoned():
-        with catalog.reading() as session:
-            known = session.execute(
+        with catalog.reading() as conn:
+            known = conn.execute(
                 select(Replica.id).where(Replica.backend == storage.name, Replica.key == key)
             ).first()
         if known is not None:
@@ -42,9 +42,9 @@ def sweep(catalog: Catalog, storage: StorageBackend) -> SweepReport:
         # Record first: if the process dies before the removal, the next sweep repeats both,
         # so a removal is never missing from the log (at worst it is logged twice).
         committed = storage.stat(key) is not None
-        with catalog.writing() as session:
+        with catalog.writing() as conn:
             eventlog.append(
-                session,
+                conn,
                 [
                     NewEvent(
                         "storage.orphan_removed", SYSTEM.subject,

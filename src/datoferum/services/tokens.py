@@ -58,7 +58,7 @@ class TokenInfo:
         }
 
 
-def _info(row: Token) -> TokenInfo:
+def _info(row: Any) -> TokenInfo:
     return TokenInfo(
         row.id, row.name, Role(row.role), row.created_at, row.created_by, row.expires_at,
         row.revoked_at,
@@ -81,8 +81,8 @@ class TokenService:
 
     def authenticate(self, secret: str) -> Principal:
         digest = hash_secret(secret)
-        with self.catalog.reading() as session:
-            row = session.execute(select(Token).where(Token.secret_hash == digest)).scalar()
+        with self.catalog.reading() as conn:
+            row = conn.execute(select(Token.__table__).where(Token.secret_hash == digest)).first()
         if row is None:
             raise Unauthenticated("the bearer token is not valid: check it was copied whole")
         if row.revoked_at is not None:
@@ -122,15 +122,15 @@ class TokenService:
         now = utcnow()
         token_id = secrets.token_hex(6)
         expires_at = now + expires_in if expires_in else None
-        with self.catalog.writing() as session:
-            session.execute(
+        with self.catalog.writing() as conn:
+            conn.execute(
                 insert(Token).values(
                     id=token_id, name=name, role=role.value, secret_hash=hash_secret(secret),
                     created_at=now, created_by=actor.subject, expires_at=expires_at,
                 )
             )  # fmt: skip
             eventlog.append(
-                session,
+                conn,
                 [
                     NewEvent(
                         "token.created", actor.subject,
@@ -141,13 +141,13 @@ class TokenService:
         return TokenInfo(token_id, name, role, now, actor.subject, expires_at, None), secret
 
     def list(self) -> list[TokenInfo]:
-        with self.catalog.reading() as session:
-            rows = session.execute(select(Token).order_by(Token.created_at)).scalars()
+        with self.catalog.reading() as conn:
+            rows = conn.execute(select(Token.__table__).order_by(Token.created_at)).all()
             return [_info(row) for row in rows]
 
     def revoke(self, actor: Principal, token_id: str) -> TokenInfo:
-        with self.catalog.writing() as session:
-            row = session.execute(select(Token).where(Token.id == token_id)).scalar()
+        with self.catalog.writing() as conn:
+            row = conn.execute(select(Token.__table__).where(Token.id == token_id)).first()
             if row is None:
                 raise NotFound(
                     f"there is no token with id {token_id!r}: see 'datoferum token list'"
@@ -155,20 +155,20 @@ class TokenService:
             info = _info(row)
             if info.revoked_at is None:
                 info = replace(info, revoked_at=utcnow())
-                session.execute(
+                conn.execute(
                     update(Token).where(Token.id == token_id).values(revoked_at=info.revoked_at)
                 )
                 eventlog.append(
-                    session, [NewEvent("token.revoked", actor.subject, details={"token": token_id})]
+                    conn, [NewEvent("token.revoked", actor.subject, details={"token": token_id})]
                 )
         with self._lock:
             self._cache.clear()
         return info
 
     def has_admin(self) -> bool:
-        with self.catalog.reading() as session:
+        with self.catalog.reading() as conn:
             return (
-                session.execute(
+                conn.execute(
                     select(Token.id).where(
                         Token.role == Role.ADMIN.value, Token.revoked_at.is_(None)
                     )
@@ -177,9 +177,9 @@ class TokenService:
             )
 
     def knows(self, secret: str) -> bool:
-        with self.catalog.reading() as session:
+        with self.catalog.reading() as conn:
             return (
-                session.execute(
+                conn.execute(
                     select(Token.id).where(Token.secret_hash == hash_secret(secret))
                 ).first()
                 is not None

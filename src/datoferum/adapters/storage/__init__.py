@@ -9,4 +9,4 @@ from datoferum.config import Settings
 
 def build_storage(settings: Settings) -> StorageBackend:
     """The backend new uploads go to. Only the local disk exists on the embedded defaults."""
-    return LocalDiskBackend(settings.local_storage_root)
+    return LocalDiskBackend(settings.local_storage_root, durable=settings.durability == "full")

@@ -1,9 +1,11 @@
-"""Engine and session set-up for the catalog.
+"""Engine and connection set-up for the catalog.
 
-Sessions are handed out explicitly (``catalog.reading()`` / ``catalog.writing()``) and passed down
-as arguments; nothing is injected behind a function's back. On SQLite, writing sessions start with
-``BEGIN IMMEDIATE`` so two writers queue for the lock instead of failing on lock upgrade, while
-readers keep WAL's lock-free snapshots.
+Transactions are handed out explicitly (``catalog.reading()`` / ``catalog.writing()`` yield a
+Core ``Connection``) and passed down as arguments; nothing is injected behind a function's back.
+Core rather than ORM sessions: the hot paths run a handful of statements per upload, and the ORM's
+unit-of-work machinery cost more than the statements themselves. On SQLite, writing transactions
+start with ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of failing on lock upgrade,
+while readers keep WAL's lock-free snapshots.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
 
 from datoferum.errors import CatalogUnavailable
 
@@ -54,24 +55,16 @@ class Catalog:
         return self.engine.dialect.name
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for reads (a consistent snapshot on every engine)."""
-        with (
-            _translated(),
-            Session(self.engine, expire_on_commit=False) as session,
-            session.begin(),
-        ):
-            yield session
+    def reading(self) -> Iterator[Connection]:
+        """A connection in a read transaction (a consistent snapshot on every engine)."""
+        with _translated(), self.engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
-        with (
-            _translated(),
-            Session(self._writer, expire_on_commit=False) as session,
-            session.begin(),
-        ):
-            yield session
+    def writing(self) -> Iterator[Connection]:
+        """A connection whose transaction commits on success and rolls back on any error."""
+        with _translated(), self._writer.connect() as conn, conn.begin():
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

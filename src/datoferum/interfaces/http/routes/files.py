@@ -58,8 +58,8 @@ async def list_files(request: Request) -> Response:
     catalog = services_of(request).catalog
 
     def run() -> dict[str, Any]:
-        with catalog.reading() as session:
-            return files.list_files(session, query).as_dict()
+        with catalog.reading() as conn:
+            return files.list_files(conn, query).as_dict()
 
     return JSONResponse(await run_in_threadpool(run))
 
@@ -70,8 +70,8 @@ async def get_file(request: Request) -> Response:
     file_id = request.path_params["file_id"]
 
     def run() -> dict[str, Any]:
-        with catalog.reading() as session:
-            return files.get_file(session, file_id).as_dict()
+        with catalog.reading() as conn:
+            return files.get_file(conn, file_id).as_dict()
 
     return JSONResponse(await run_in_threadpool(run))
 

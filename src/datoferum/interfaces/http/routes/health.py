@@ -22,8 +22,8 @@ async def readyz(request: Request) -> Response:
     def check() -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
-            with services.catalog.reading() as session:
-                session.execute(text("SELECT 1"))
+            with services.catalog.reading() as conn:
+                conn.execute(text("SELECT 1"))
             checks["catalog"] = "ok"
         except DatoferumError as error:
             checks["catalog"] = error.detail

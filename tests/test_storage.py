@@ -1,0 +1,160 @@
+"""The storage backend contract, run against every backend, plus the local backend's crash rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from datoferum.adapters.storage.base import StorageBackend
+from datoferum.adapters.storage.local import MIN_ABANDONED_AGE, LocalDiskBackend
+from datoferum.config import Settings
+from datoferum.domain.ids import new_id
+from datoferum.domain.roles import SYSTEM
+from datoferum.services.capture import CaptureRequest
+from datoferum.services.sweep import sweep
+from datoferum.services.wiring import build_services, prepare
+
+
+@pytest.fixture(params=["local", "local-relaxed"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageBackend]:
+    yield LocalDiskBackend(tmp_path / "store", durable=request.param == "local")
+
+
+def _store(backend: StorageBackend, data: bytes) -> str:
+    key = new_id()
+    writer = backend.open_writer(key)
+    for start in range(0, len(data), 1000):
+        writer.write(data[start : start + 1000])
+    writer.commit()
+    writer.release()
+    return key
+
+
+def test_write_commit_read(backend: StorageBackend) -> None:
+    data = os.urandom(5000)
+    key = _store(backend, data)
+    assert b"".join(backend.read(key)) == data
+    assert b"".join(backend.read(key, 100, 50)) == data[100:150]
+    assert b"".join(backend.read(key, 4990)) == data[4990:]
+    stat = backend.stat(key)
+    assert stat is not None and stat.size == 5000
+    assert list(backend.abandoned()) == []
+
+
+def test_uncommitted_write_is_invisible(backend: StorageBackend) -> None:
+    key = new_id()
+    writer = backend.open_writer(key)
+    writer.write(b"partial")
+    assert backend.stat(key) is None
+    writer.abort()
+    assert backend.stat(key) is None
+    assert list(backend.abandoned()) == []
+
+
+def test_abort_after_commit_removes_the_object(backend: StorageBackend) -> None:
+    key = new_id()
+    writer = backend.open_writer(key)
+    writer.write(b"data")
+    writer.commit()
+    assert backend.stat(key) is not None
+    writer.abort()
+    assert backend.stat(key) is None
+
+
+def test_delete(backend: StorageBackend) -> None:
+    key = _store(backend, b"x")
+    assert backend.delete(key) is True
+    assert backend.stat(key) is None
+    assert backend.delete(key) is False
+
+
+def test_empty_object(backend: StorageBackend) -> None:
+    key = _store(backend, b"")
+    assert backend.stat(key) is not None
+    assert b"".join(backend.read(key)) == b""
+
+
+def test_keys_must_be_hex_ids(backend: StorageBackend) -> None:
+    from datoferum.errors import InvalidInput
+
+    for bad in ("../etc", "ABCDEF01", "", "ab/cd"):
+        with pytest.raises(InvalidInput):
+            backend.open_writer(bad)
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from datoferum.adapters.storage.local import LocalDiskBackend
+backend = LocalDiskBackend(Path(sys.argv[1]))
+writer = backend.open_writer(sys.argv[2])
+writer.write(b"abandoned bytes")
+if sys.argv[3] == "commit":
+    writer.commit()
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def _die_while_writing(root: Path, key: str, stage: str) -> None:
+    """Start a process that writes ``key``, then SIGKILL it (its lock dies with it)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(root), key, stage], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "ready"
+    backend = LocalDiskBackend(root)
+    time.sleep(MIN_ABANDONED_AGE + 0.2)
+    assert key not in list(backend.abandoned()), "a live writer's staging file was taken"
+    holder.kill()
+    holder.wait()
+    holder.stdout.close()
+
+
+@pytest.mark.parametrize("stage", ["write", "commit"])
+def test_killed_writer_is_swept_and_recorded(tmp_path: Path, stage: str) -> None:
+    settings = Settings(home=tmp_path / "home")
+    prepare(settings)
+    services = build_services(settings)
+    try:
+        key = new_id()
+        _die_while_writing(settings.local_storage_root, key, stage)
+        storage = services.storage
+        assert list(storage.abandoned()) == [key]
+        assert (storage.stat(key) is not None) == (stage == "commit")
+        report = sweep(services.catalog, storage)
+        assert report.removed == [key]
+        assert storage.stat(key) is None
+        assert list(storage.abandoned()) == []
+        events = services.audit.events(type_prefix="storage.orphan_removed")
+        assert [e.details["key"] for e in events] == [key]
+        assert events[0].details["committed"] == (stage == "commit")
+        assert services.audit.verify().ok
+    finally:
+        services.close()
+
+
+def test_sweep_finishes_a_write_the_catalog_already_has(tmp_path: Path) -> None:
+    """A crash after the catalog commit but before the staging name is dropped loses nothing."""
+    settings = Settings(home=tmp_path / "home")
+    prepare(settings)
+    services = build_services(settings)
+    try:
+        capture = services.capture.start(CaptureRequest("crash", "kept.bin", SYSTEM))
+        capture.write(b"kept bytes")
+        capture._writer.commit()
+        services.capture.record(capture.request, capture.version_id, 10, "0" * 64)
+        capture._writer._close()  # type: ignore[attr-defined]  # the process "dies" here
+        time.sleep(MIN_ABANDONED_AGE + 0.2)
+        report = sweep(services.catalog, services.storage)
+        assert report.completed == [capture.version_id] and report.removed == []
+        assert b"".join(services.storage.read(capture.version_id)) == b"kept bytes"
+        assert list(services.storage.abandoned()) == []
+    finally:
+        services.close()
