@@ -28,12 +28,18 @@ def free_port() -> int:
 class LiveServer:
     """A ``datoferum serve`` process on a free loopback port, with its own data directory."""
 
-    def __init__(self, home: Path, **env: str) -> None:
+    def __init__(
+        self, home: Path, *, port: int | None = None, bootstrap: bool = True, **env: str
+    ) -> None:
         self.home = home
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = ADMIN_TOKEN
-        self.env = {**os.environ, "DATOFERUM_BOOTSTRAP_TOKEN": ADMIN_TOKEN, **env}
+        self.env = {**os.environ, **env}
+        if bootstrap:
+            self.env["DATOFERUM_BOOTSTRAP_TOKEN"] = ADMIN_TOKEN
+        else:
+            self.env.pop("DATOFERUM_BOOTSTRAP_TOKEN", None)
         self.env.pop("DATOFERUM_TOKEN", None)
         self.log = home.parent / f"{home.name}-server.log"
         self.process: subprocess.Popen[bytes] | None = None
