@@ -303,13 +303,18 @@ class Capture:
         self._writer.release()
         return record
 
-    def abort(self, reason: str) -> None:
-        """Drop everything written so far and put the abandoned attempt on the record."""
+    def abort(self, reason: str, received: int | None = None) -> None:
+        """Drop everything written so far and put the abandoned attempt on the record.
+
+        ``received`` is what arrived from the network, which may exceed what was written.
+        """
         if self._done:
             return
         self._done = True
         self._writer.abort()
-        self.service.record_failure(self.request, "capture.aborted", reason, self.received)
+        self.service.record_failure(
+            self.request, "capture.aborted", reason, max(received or 0, self.received)
+        )
 
     def _fail(self, error: DatoferumError) -> NoReturn:
         self._done = True

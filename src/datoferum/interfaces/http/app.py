@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +25,8 @@ from datoferum.spine.catalog import migrate
 
 log = logging.getLogger(__name__)
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
 
 async def _openapi(request: Request) -> Response:
     return JSONResponse(openapi.document())
@@ -39,20 +41,32 @@ async def _sweep_forever(services: Services, interval: float) -> None:
             log.exception("periodic sweep failed")
 
 
+def _route(path: str, **handlers: Endpoint) -> Route:
+    """One route for several methods, so a 405 lists every method the resource has."""
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
+
+
 ROUTES = [
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/openapi.json", _openapi, methods=["GET"]),
-    Route("/api/v1/data/{collection}/{path:path}", data.put_file, methods=["PUT"]),
-    Route("/api/v1/data/{collection}/{path:path}", data.get_file, methods=["GET", "HEAD"]),
+    _route(
+        "/api/v1/data/{collection}/{path:path}",
+        PUT=data.put_file,
+        GET=data.get_file,
+        HEAD=data.get_file,
+    ),
     Route("/api/v1/data/{collection}", data.put_file, methods=["PUT"]),
     Route("/api/v1/files", files.list_files, methods=["GET"]),
     Route("/api/v1/files/{file_id}", files.get_file, methods=["GET"]),
     Route("/api/v1/files/{file_id}/events", files.file_events, methods=["GET"]),
     Route("/api/v1/events", audit.events, methods=["GET"]),
     Route("/api/v1/audit/verify", audit.verify, methods=["GET"]),
-    Route("/api/v1/tokens", tokens.list_tokens, methods=["GET"]),
-    Route("/api/v1/tokens", tokens.create_token, methods=["POST"]),
+    _route("/api/v1/tokens", GET=tokens.list_tokens, POST=tokens.create_token),
     Route("/api/v1/tokens/{token_id}", tokens.revoke_token, methods=["DELETE"]),
     Route("/api/v1/whoami", tokens.whoami, methods=["GET"]),
 ]

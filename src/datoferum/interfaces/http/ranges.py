@@ -20,8 +20,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first_text, last_text = first_text.strip(), last_text.strip()
     if (
         not dash
-        or not (first_text.isdigit() or first_text == "")
-        or not (last_text.isdigit() or last_text == "")
+        or not (first_text.isascii() and (first_text.isdigit() or first_text == ""))
+        or not (last_text.isascii() and (last_text.isdigit() or last_text == ""))
     ):
         return None
     if first_text == "":

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from datoferum.domain.roles import Permission
 from datoferum.interfaces.http.context import services_of
-from datoferum.interfaces.http.routes.files import int_param
+from datoferum.interfaces.http.params import int_param
 from datoferum.interfaces.http.security import authorize
 
 

@@ -19,8 +19,9 @@ from datoferum.domain.digests import content_digest_header, parse_content_digest
 from datoferum.domain.metadata import check_metadata
 from datoferum.domain.records import FileRecord
 from datoferum.domain.roles import Permission
-from datoferum.errors import InvalidInput, InvalidMetadata, InvalidName
+from datoferum.errors import IncompleteBody, InvalidInput, InvalidMetadata, InvalidName
 from datoferum.interfaces.http.context import request_id, services_of
+from datoferum.interfaces.http.params import is_decimal
 from datoferum.interfaces.http.ranges import parse_range
 from datoferum.interfaces.http.security import authorize
 from datoferum.services.capture import Capture, CaptureRequest
@@ -44,7 +45,7 @@ def _declared_length(request: Request) -> int | None:
     value = request.headers.get("content-length")
     if value is None:
         return None
-    if not value.isdigit():
+    if not is_decimal(value):
         raise InvalidInput(f"Content-Length {value!r} is not a number of bytes")
     return int(value)
 
@@ -82,12 +83,13 @@ async def _receive_into(capture: Capture, request: Request, buffer_bytes: int) -
     """Read the body in batches; each batch is written by a worker thread while the next one
     arrives, so network, hashing and disk overlap and at most two batches are in memory."""
     batch: list[bytes] = []
-    batched = 0
+    batched = received = 0
     writing: Awaitable[None] | None = None
     try:
         async for chunk in request.stream():
             batch.append(chunk)
             batched += len(chunk)
+            received += len(chunk)
             if batched >= buffer_bytes:
                 data = b"".join(batch)
                 batch.clear()
@@ -103,7 +105,14 @@ async def _receive_into(capture: Capture, request: Request, buffer_bytes: int) -
         if writing is not None:
             await asyncio.gather(writing, return_exceptions=True)
         reason = "the client disconnected" if isinstance(exc, ClientDisconnect) else repr(exc)
-        await run_in_threadpool(capture.abort, f"upload interrupted: {reason}")
+        await run_in_threadpool(capture.abort, f"upload interrupted: {reason}", received)
+        if isinstance(exc, ClientDisconnect):
+            declared = capture.request.declared_length
+            expected = f" of the {declared} announced" if declared is not None else ""
+            raise IncompleteBody(
+                f"the connection closed after {received} bytes{expected}; nothing was stored: "
+                "send the whole file again"
+            ) from None
         raise
 
 
@@ -111,10 +120,7 @@ async def put_file(request: Request) -> Response:
     request.state.principal = await authorize(request, Permission.WRITE_DATA)
     services = services_of(request)
     capture = services.capture.start(_capture_request(request))
-    try:
-        record = await _receive_into(capture, request, services.settings.upload_buffer_bytes)
-    except ClientDisconnect:
-        return Response(status_code=400)  # nobody is listening any more
+    record = await _receive_into(capture, request, services.settings.upload_buffer_bytes)
     body = record.as_dict()
     return Response(
         json.dumps(body, ensure_ascii=False),
@@ -132,7 +138,7 @@ def _version_param(request: Request) -> int | None:
     value = request.query_params.get("version")
     if value is None:
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not is_decimal(value) or int(value) < 1:
         raise InvalidInput(f"version must be a positive whole number, got {value!r}")
     return int(value)
 

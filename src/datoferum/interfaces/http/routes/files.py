@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -10,35 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from datoferum.domain.roles import Permission
-from datoferum.errors import InvalidInput
 from datoferum.interfaces.http.context import services_of
+from datoferum.interfaces.http.params import int_param, time_param
 from datoferum.interfaces.http.security import authorize
 from datoferum.services import files
 from datoferum.services.files import FileQuery
-
-
-def int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
-    value = request.query_params.get(name)
-    if value is None:
-        return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    return int(value)
-
-
-def _time_param(request: Request, name: str) -> datetime | None:
-    value = request.query_params.get(name)
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"{name} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {value!r}"
-        ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 async def list_files(request: Request) -> Response:
@@ -48,10 +23,10 @@ async def list_files(request: Request) -> Response:
         collection=params.get("collection"),
         prefix=params.get("prefix"),
         state=params.get("state"),
-        created_after=_time_param(request, "created_after"),
-        created_before=_time_param(request, "created_before"),
-        updated_after=_time_param(request, "updated_after"),
-        updated_before=_time_param(request, "updated_before"),
+        created_after=time_param(request, "created_after"),
+        created_before=time_param(request, "created_before"),
+        updated_after=time_param(request, "updated_after"),
+        updated_before=time_param(request, "updated_before"),
         limit=int_param(request, "limit", 100, low=1, high=files.MAX_PAGE),
         cursor=params.get("cursor"),
     )

@@ -1,0 +1,39 @@
+"""Parsing of query parameters and numeric headers, with errors a person can act on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+
+from datoferum.errors import InvalidInput
+
+
+def is_decimal(value: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts characters such as '²' that int() refuses."""
+    return value.isascii() and value.isdigit()
+
+
+def int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    if not is_decimal(value) or not low <= int(value) <= high:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def time_param(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 time as naive UTC (how the catalog stores time)."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {value!r}"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
