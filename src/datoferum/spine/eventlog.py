@@ -209,7 +209,7 @@ _WALK_SQL = (
 )
 
 
-def _walk(conn: Connection, batch: int) -> Iterator[tuple[Any, ...]]:
+def _walk(conn: Connection, batch: int) -> Iterator[Any]:
     """Every event in chain order, as plain tuples straight from the driver.
 
     The DB-API cursor is used directly because per-row work dominates verification: SQLAlchemy's
@@ -241,19 +241,8 @@ def verify(conn: Connection, *, batch: int = 20_000) -> Verification:
     head = conn.execute(select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == _HEAD_ID)).one()
     expected_seq, prev, count = 1, GENESIS_HASH, 0
     problem: ChainBreak | None = None
-    for (
-        seq,
-        event_id,
-        time,
-        file_id,
-        version,
-        type_,
-        actor,
-        details,
-        corr,
-        prev_hash,
-        digest,
-    ) in _walk(conn, batch):
+    for row in _walk(conn, batch):
+        seq, event_id, prev_hash, digest = row[0], row[1], row[9], row[10]
         count += 1
         if problem is not None:
             continue
@@ -269,18 +258,7 @@ def verify(conn: Connection, *, batch: int = 20_000) -> Verification:
                 f"event {seq} does not link to event {seq - 1}: an event before it was "
                 "edited, inserted, removed or moved",
             )  # fmt: skip
-        elif digest != _link(
-            prev_hash,
-            seq,
-            event_id,
-            _time_text(time),
-            file_id,
-            version,
-            type_,
-            actor,
-            details,
-            corr,
-        ):
+        elif digest != _link(prev_hash, *row[:2], _time_text(row[2]), *row[3:9]):
             problem = ChainBreak(
                 seq, event_id, f"event {seq} was altered: its content no longer matches its hash"
             )

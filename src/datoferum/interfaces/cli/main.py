@@ -95,6 +95,9 @@ def main() -> None:
     except DatoferumError as error:
         click.echo(f"datoferum: error: {error.detail}", err=True)
         sys.exit(1)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help())  # a bare command asks for help; it is not a failure
+        sys.exit(0)
     except click.exceptions.Abort:
         click.echo("datoferum: interrupted", err=True)
         sys.exit(130)
@@ -106,4 +109,8 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        click.echo(f"datoferum: error: {error.strerror or error}{where}", err=True)
         sys.exit(1)

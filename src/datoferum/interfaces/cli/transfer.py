@@ -12,8 +12,9 @@ from urllib.parse import quote
 
 import click
 
+from datoferum.domain.metadata import check_metadata
 from datoferum.domain.names import split_location
-from datoferum.errors import InvalidName
+from datoferum.errors import InvalidMetadata, InvalidName
 from datoferum.interfaces.cli.client import CliError
 from datoferum.interfaces.cli.context import CliContext, json_option, pass_context
 from datoferum.interfaces.cli.output import emit_json, fields, human_size
@@ -68,12 +69,20 @@ def put(
 ) -> None:
     """Upload SOURCE to LOCATION (COLLECTION/PATH); a new version if it exists."""
     collection, path = _location(location)
-    headers = {"Content-Length": str(source.stat().st_size)}
+    headers: dict[str, str | bytes] = {"Content-Length": str(source.stat().st_size)}
+    pairs = []
     for pair in meta:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise CliError(f"--meta {pair!r} must have the form KEY=VALUE")
-        headers[f"X-Meta-{key}"] = value
+        pairs.append((key, value))
+    try:
+        # The server's own rules, checked before any byte is sent.
+        metadata = check_metadata(pairs)
+    except InvalidMetadata as error:
+        raise CliError(f"--meta: {error.detail}") from None
+    for key, value in metadata.items():
+        headers[f"X-Meta-{key}"] = value.encode("utf-8")  # the server reads values as UTF-8
     if content_type:
         headers["Content-Type"] = content_type
     if not no_digest:
@@ -128,7 +137,10 @@ def get(
         with client.stream(
             "GET", data_url(collection, path), headers=headers, params=params
         ) as response:
-            sink: BinaryIO = target.open("wb") if target else sys.stdout.buffer
+            try:
+                sink: BinaryIO = target.open("wb") if target else sys.stdout.buffer
+            except OSError as exc:
+                raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
             try:
                 for chunk in response.iter_bytes(CHUNK):
                     digest.update(chunk)

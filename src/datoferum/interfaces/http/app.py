@@ -63,7 +63,7 @@ ROUTES = [
     Route("/api/v1/data/{collection}", data.put_file, methods=["PUT"]),
     Route("/api/v1/files", files.list_files, methods=["GET"]),
     Route("/api/v1/files/{file_id}", files.get_file, methods=["GET"]),
-    Route("/api/v1/files/{file_id}/events", files.file_events, methods=["GET"]),
+    Route("/api/v1/files/{file_id}/events", audit.file_events, methods=["GET"]),
     Route("/api/v1/events", audit.events, methods=["GET"]),
     Route("/api/v1/audit/verify", audit.verify, methods=["GET"]),
     _route("/api/v1/tokens", GET=tokens.list_tokens, POST=tokens.create_token),

@@ -49,21 +49,3 @@ async def get_file(request: Request) -> Response:
             return files.get_file(conn, file_id).as_dict()
 
     return JSONResponse(await run_in_threadpool(run))
-
-
-async def file_events(request: Request) -> Response:
-    await authorize(request, Permission.READ_EVENTS)
-    limit = int_param(request, "limit", 1000, low=1, high=10_000)
-    after = int_param(request, "after", 0, low=0, high=2**62)
-    events = await run_in_threadpool(
-        services_of(request).audit.file_events,
-        request.path_params["file_id"],
-        after_seq=after,
-        limit=limit,
-    )
-    return JSONResponse(
-        {
-            "items": [event.as_dict() for event in events],
-            "next_after": events[-1].seq if len(events) == limit else None,
-        }
-    )
