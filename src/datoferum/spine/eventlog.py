@@ -258,7 +258,7 @@ def verify(conn: Connection, *, batch: int = 20_000) -> Verification:
                 f"event {seq} does not link to event {seq - 1}: an event before it was "
                 "edited, inserted, removed or moved",
             )  # fmt: skip
-        elif digest != _link(prev_hash, *row[:2], _time_text(row[2]), *row[3:9]):
+        elif digest != _link(prev_hash, seq, event_id, _time_text(row[2]), *row[3:9]):
             problem = ChainBreak(
                 seq, event_id, f"event {seq} was altered: its content no longer matches its hash"
             )
