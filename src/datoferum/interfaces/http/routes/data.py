@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -225,43 +226,60 @@ class _ObjectResponse(Response):
                 close()
 
 
-async def get_file(request: Request) -> Response:
-    head = request.method == "HEAD"
-    principal = await authorize(request, Permission.READ_DATA)
-    services = services_of(request)
-    collection, path = _location(request)
-    version = _version_param(request)
-    record = await run_in_threadpool(services.access.locate, collection, path, version)
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    byte_range: tuple[int, int] | None = None
+    with_body: bool = False
+
+
+def _plan(request: Request, record: FileRecord) -> _Reply:
+    """Status and headers for a GET or HEAD of ``record``: conditionals first, then Range."""
     size = record.current.size
     etag = _etag(record)
-    last_modified = format_datetime(
-        record.current.created_at.replace(microsecond=0, tzinfo=UTC), usegmt=True
-    )
+    moment = record.current.created_at.replace(microsecond=0, tzinfo=UTC)
+    last_modified = format_datetime(moment, usegmt=True)
     headers = _headers(record, etag, last_modified)
     if _not_modified(request, record, etag):
-        return _ObjectResponse(304, [h for h in headers if h[0] in (b"etag", b"last-modified")])
+        return _Reply(304, [h for h in headers if h[0] in (b"etag", b"last-modified")])
     byte_range = None
     if _range_applies(request, etag, last_modified):
         byte_range = parse_range(request.headers.get("range"), size)
     if byte_range is None:
-        status, offset, length = 200, 0, size
-        headers.append(
-            (
-                b"content-digest",
-                content_digest_header(bytes.fromhex(record.current.sha256)).encode(),
-            )
-        )
+        status, length = 200, size
+        digest = content_digest_header(bytes.fromhex(record.current.sha256))
+        headers.append((b"content-digest", digest.encode()))
     else:
-        status, offset, length = 206, byte_range[0], byte_range[1] - byte_range[0] + 1
+        status, length = 206, byte_range[1] - byte_range[0] + 1
         headers.append((b"content-range", f"bytes {byte_range[0]}-{byte_range[1]}/{size}".encode()))
     headers.append((b"content-length", str(length).encode()))
-    if head:
-        return _ObjectResponse(status, headers)
-    await run_in_threadpool(
-        services.access.record_read, principal, record, byte_range, request_id(request)
-    )
-    if byte_range is None and (local := services.access.local_path(record)) is not None:
+    return _Reply(status, headers, byte_range, with_body=request.method != "HEAD")
+
+
+async def get_file(request: Request) -> Response:
+    principal = await authorize(request, Permission.READ_DATA)
+    access = services_of(request).access
+    collection, path = _location(request)
+    version = _version_param(request)
+
+    def prepare() -> tuple[FileRecord, _Reply]:
+        # One trip to a worker thread: find the version, decide, and log the read if bytes go out.
+        record = access.locate(collection, path, version)
+        reply = _plan(request, record)
+        if reply.with_body:
+            access.record_read(principal, record, reply.byte_range, request_id(request))
+        return record, reply
+
+    record, reply = await run_in_threadpool(prepare)
+    if not reply.with_body:
+        return _ObjectResponse(reply.status, reply.headers)
+    if reply.byte_range is None:
+        chunks = access.read(record, 0, record.current.size)
         return _ObjectResponse(
-            status, headers, path=local, chunks=services.access.read(record, 0, size)
+            reply.status, reply.headers, path=access.local_path(record), chunks=chunks
         )
-    return _ObjectResponse(status, headers, chunks=services.access.read(record, offset, length))
+    first, last = reply.byte_range
+    return _ObjectResponse(
+        reply.status, reply.headers, chunks=access.read(record, first, last - first + 1)
+    )
