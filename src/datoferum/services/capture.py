@@ -317,6 +317,8 @@ class Capture:
         )
 
     def _fail(self, error: DatoferumError) -> NoReturn:
+        if self._done:  # already cleaned up and recorded where it was first raised
+            raise error
         self._done = True
         self._writer.abort()
         if not error.transient:

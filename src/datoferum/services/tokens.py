@@ -90,11 +90,14 @@ class TokenService:
         if row.expires_at is not None and row.expires_at <= utcnow():
             raise Unauthenticated(f"the bearer token expired at {isoformat(row.expires_at)}")
         principal = Principal(subject=f"token:{row.id}", name=row.name, role=Role(row.role))
-        if self.cache_seconds > 0:
+        trust = self.cache_seconds
+        if row.expires_at is not None:
+            trust = min(trust, (row.expires_at - utcnow()).total_seconds())
+        if trust > 0:
             with self._lock:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
-                self._cache[digest] = (time.monotonic() + self.cache_seconds, principal)
+                self._cache[digest] = (time.monotonic() + trust, principal)
         return principal
 
     def create(

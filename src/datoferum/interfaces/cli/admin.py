@@ -21,7 +21,9 @@ def token() -> None:
 @token.command(name="create")
 @click.option("--name", required=True, help="Who or what will use the token.")
 @click.option("--role", required=True, type=ROLES, help="What the token may do.")
-@click.option("--expires-in-days", type=click.FloatRange(min=0, min_open=True), help="Lifetime.")
+@click.option(
+    "--expires-in-days", type=click.FloatRange(min=0, min_open=True, max=3660), help="Lifetime."
+)
 @json_option
 @pass_context
 def token_create(ctx: CliContext, name: str, role: str, expires_in_days: float | None) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -41,6 +42,16 @@ async def _sweep_forever(services: Services, interval: float) -> None:
             log.exception("periodic sweep failed")
 
 
+class _Anything(PathConvertor):
+    """Like ``path`` but also matching line breaks, so a path holding one reaches the name
+    checks (and gets a 400 naming the problem) instead of falling through to a 404."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anything", _Anything())
+
+
 def _route(path: str, **handlers: Endpoint) -> Route:
     """One route for several methods, so a 405 lists every method the resource has."""
 
@@ -55,7 +66,7 @@ ROUTES = [
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/openapi.json", _openapi, methods=["GET"]),
     _route(
-        "/api/v1/data/{collection}/{path:path}",
+        "/api/v1/data/{collection}/{path:anything}",
         PUT=data.put_file,
         GET=data.get_file,
         HEAD=data.get_file,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -52,6 +52,14 @@ def _declared_length(request: Request) -> int | None:
 
 
 def _location(request: Request) -> tuple[str, str]:
+    raw = request.scope.get("raw_path")
+    if raw is not None:
+        try:
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidName(
+                "the URL path is not valid UTF-8 once percent-decoded: encode names as UTF-8"
+            ) from None
     collection = request.path_params["collection"]
     path = request.path_params.get("path", "")
     if not path:

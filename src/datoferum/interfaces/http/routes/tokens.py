@@ -16,6 +16,7 @@ from datoferum.interfaces.http.context import services_of
 from datoferum.interfaces.http.security import authorize
 
 MAX_BODY = 64 * 1024
+MAX_LIFETIME_DAYS = 3660
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -41,8 +42,14 @@ async def create_token(request: Request) -> Response:
         raise InvalidInput(
             'give "name" and "role" as strings, e.g. {"name": "ingest", "role": "producer"}'
         )
-    if days is not None and (not isinstance(days, int | float) or isinstance(days, bool)):
-        raise InvalidInput('"expires_in_days" must be a number of days')
+    if days is not None and (
+        not isinstance(days, int | float)
+        or isinstance(days, bool)
+        or not 0 < days <= MAX_LIFETIME_DAYS  # also refuses NaN
+    ):
+        raise InvalidInput(
+            f'"expires_in_days" must be a number of days above 0 and at most {MAX_LIFETIME_DAYS}'
+        )
     expires = timedelta(days=days) if days is not None else None
     info, secret = await run_in_threadpool(
         lambda: services_of(request).tokens.create(actor, name=name, role=role, expires_in=expires)
