@@ -29,7 +29,8 @@ unit: sync
 
 test: lint typecheck unit  ## Lint, type-check and run the whole test suite
 
-bench: sync  ## Benchmarks against reference servers; writes docs/benchmarks.md
+bench: $(UV)  ## Benchmarks against reference servers (see docs/benchmarks.md); BENCH_ARGS=--help
+	@$(UV) sync --locked --quiet --group bench
 	$(RUN) python -m bench $(BENCH_ARGS)
 
 clean:
