@@ -28,6 +28,7 @@ from datoferum.domain.roles import Principal
 from datoferum.errors import DatoferumError, IncompleteBody, PayloadTooLarge
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.prepared import Prepared, as_datetime
 from datoferum.spine.catalog.schema import Collection, File, Replica, Version
 from datoferum.spine.eventlog import NewEvent
 
@@ -47,15 +48,15 @@ class CaptureRequest:
 _PARALLEL_HASH_BYTES = 256 * 1024
 
 # Statements of the capture transaction, built once (it runs for every upload).
-_LOCK_FILE = (
+_LOCK_FILE = Prepared(
     select(File.id, File.latest_version, File.created_at)
     .where(
         File.collection_id == bindparam("collection_id"), File.path_hash == bindparam("path_hash")
     )
     .with_for_update()
 )
-_INSERT_FILE = insert(File)
-_NEW_LATEST = (
+_INSERT_FILE = Prepared(insert(File))
+_NEW_LATEST = Prepared(
     update(File)
     .where(File.id == bindparam("file_id"))
     .values(
@@ -63,8 +64,8 @@ _NEW_LATEST = (
         state=bindparam("new_state"), size=bindparam("new_size"), sha256=bindparam("new_sha256"),
     )
 )  # fmt: skip
-_INSERT_VERSION = insert(Version)
-_INSERT_REPLICA = insert(Replica)
+_INSERT_VERSION = Prepared(insert(Version))
+_INSERT_REPLICA = Prepared(insert(Replica))
 
 
 def path_hash(path: str) -> str:
@@ -159,13 +160,11 @@ class CaptureService:
                 conn, request.collection, actor, request.correlation_id
             )
             hashed_path = path_hash(request.path)
-            file_row = conn.execute(
-                _LOCK_FILE, {"collection_id": collection_id, "path_hash": hashed_path}
-            ).one_or_none()
-            if file_row is None:
+            found = _LOCK_FILE.run(conn, {"collection_id": collection_id, "path_hash": hashed_path})
+            if not found:
                 file_id, number, created_at = new_id(), 1, now
-                conn.execute(
-                    _INSERT_FILE,
+                _INSERT_FILE.run(
+                    conn,
                     {
                         "id": file_id, "collection_id": collection_id, "path": request.path,
                         "path_hash": hashed_path, "created_at": now, "updated_at": now,
@@ -173,21 +172,18 @@ class CaptureService:
                     },
                 )  # fmt: skip
             else:
-                file_id, number, created_at = (
-                    file_row.id,
-                    file_row.latest_version + 1,
-                    file_row.created_at,
-                )
-                conn.execute(
-                    _NEW_LATEST,
+                file_id, latest, created = found[0]
+                number, created_at = latest + 1, as_datetime(created)
+                _NEW_LATEST.run(
+                    conn,
                     {
                         "file_id": file_id, "now": now, "number": number, "new_state": State.STORED,
                         "new_size": size, "new_sha256": sha256,
                     },
                 )  # fmt: skip
             metadata = dict(request.metadata)
-            conn.execute(
-                _INSERT_VERSION,
+            _INSERT_VERSION.run(
+                conn,
                 {
                     "id": version_id, "file_id": file_id, "number": number, "state": State.STORED,
                     "size": size, "sha256": sha256, "content_type": request.content_type,
@@ -195,8 +191,8 @@ class CaptureService:
                     "created_by": actor.subject,
                 },
             )  # fmt: skip
-            conn.execute(
-                _INSERT_REPLICA,
+            _INSERT_REPLICA.run(
+                conn,
                 {
                     "version_id": version_id, "backend": self.storage.name, "key": version_id,
                     "state": "present", "created_at": now,

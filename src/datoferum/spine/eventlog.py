@@ -23,14 +23,17 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from datoferum.domain.ids import isoformat, new_id, utcnow
+from datoferum.spine.catalog.prepared import Prepared
 from datoferum.spine.catalog.schema import ChainHead, Event
 
 GENESIS_HASH = "0" * 64
 _HEAD_ID = 1
 # Built once: appends run on every upload and download, and statement construction is not free.
-_LOCK_HEAD = select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == _HEAD_ID).with_for_update()
-_INSERT = insert(Event)
-_MOVE_HEAD = (
+_LOCK_HEAD = Prepared(
+    select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == _HEAD_ID).with_for_update()
+)
+_INSERT = Prepared(insert(Event))
+_MOVE_HEAD = Prepared(
     update(ChainHead)
     .where(ChainHead.id == _HEAD_ID)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
@@ -115,7 +118,7 @@ def _link(
 
 def append(conn: Connection, events: Sequence[NewEvent]) -> list[EventRecord]:
     """Append ``events`` inside the caller's transaction (they commit or vanish with it)."""
-    seq, prev = conn.execute(_LOCK_HEAD).one()
+    ((seq, prev),) = _LOCK_HEAD.run(conn)
     now = utcnow()
     now_text = isoformat(now)
     records: list[EventRecord] = []
@@ -143,8 +146,8 @@ def append(conn: Connection, events: Sequence[NewEvent]) -> list[EventRecord]:
             )
         )  # fmt: skip
         prev = digest
-    conn.execute(_INSERT, rows)
-    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
+    _INSERT.run_many(conn, rows)
+    _MOVE_HEAD.run(conn, {"new_seq": seq, "new_hash": prev})
     return records
 
 

@@ -2,7 +2,7 @@
 
 Layout under the root::
 
-    objects/<last 2 hex of key>/<2 before those>/<key>   committed objects
+    objects/<last 3 hex digits of key>/<key>    committed objects (4,096 shards)
     staging/<key>.part                                    writes in flight (flock held)
 
 A commit fsyncs the staged file, hard-links it into ``objects/`` and fsyncs that directory, so the
@@ -27,6 +27,7 @@ from datoferum.adapters.storage.base import Capabilities, ObjectStat
 from datoferum.errors import InvalidInput, StorageUnavailable
 
 READ_CHUNK = 1024 * 1024
+SHARDS = 4096
 #: Ask the kernel to start writeback every this many bytes, so the final fsync has little left.
 WRITEBACK_EVERY = 8 * 1024 * 1024
 #: A staged file younger than this is never called abandoned (covers the create-then-lock step).
@@ -117,18 +118,14 @@ class LocalWriter:
     def commit(self) -> None:
         fd = self._open()
         try:
-            shard = self._final.parent
-            created = self._backend.ensure_dir(shard)
             # Link first, then fsync: the file's fsync usually commits the new directory entry in
             # the same journal transaction, which makes the directory fsync that POSIX requires
             # nearly free. Nothing reads objects/ before the catalog row exists, and a crash here
             # leaves the staging name, so the sweep removes the early link.
-            os.link(self._staged, self._final)
+            self._backend.link_into_place(self._staged, self._final)
             if self._backend.durable:
                 os.fsync(fd)
-                _fsync_dir(shard)
-                for parent in created:
-                    _fsync_dir(parent)
+                _fsync_dir(self._final.parent)
         except OSError as exc:
             raise _storage_error("commit an object", exc) from exc
         self._committed = True
@@ -166,24 +163,34 @@ class LocalDiskBackend:
         self._staging = root / "staging"
         for directory in (self._objects, self._staging):
             directory.mkdir(parents=True, exist_ok=True)
+        self._make_shards()
+
+    def _make_shards(self) -> None:
+        """Create every shard directory once, so uploads never create (and flush) one."""
+        marker = self.root / ".shards-ready"
+        if marker.exists():
+            return
+        for number in range(SHARDS):
+            (self._objects / f"{number:03x}").mkdir(exist_ok=True)
+        if self.durable:
+            _fsync_dir(self._objects)
+        marker.touch()
 
     def object_path(self, key: str) -> Path:
         _check_key(key)
-        return self._objects / key[-2:] / key[-4:-2] / key
+        return self._objects / key[-3:] / key
 
     def staging_path(self, key: str) -> Path:
         return self._staging / f"{_check_key(key)}.part"
 
-    def ensure_dir(self, shard: Path) -> list[Path]:
-        """Create the two shard levels if needed; return parents whose entries changed."""
-        changed: list[Path] = []
-        for directory in (shard.parent, shard):
-            try:
-                directory.mkdir()
-            except FileExistsError:
-                continue
-            changed.append(directory.parent)
-        return changed
+    def link_into_place(self, staged: Path, final: Path) -> None:
+        try:
+            os.link(staged, final)
+        except FileNotFoundError:  # a shard directory removed behind our back: recreate it
+            final.parent.mkdir(exist_ok=True)
+            if self.durable:
+                _fsync_dir(final.parent.parent)
+            os.link(staged, final)
 
     def open_writer(self, key: str) -> LocalWriter:
         return LocalWriter(self, _check_key(key))

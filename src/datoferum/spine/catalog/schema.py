@@ -28,6 +28,8 @@ from sqlalchemy.types import TypeDecorator
 
 ID = String(32)
 HASH = String(64)
+#: 64-bit everywhere; on SQLite plain INTEGER, so the key is the rowid itself (one B-tree fewer).
+SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -121,8 +123,8 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (Index(None, "file_id", "seq"),)
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    id: Mapped[str] = mapped_column(ID, unique=True)
+    seq: Mapped[int] = mapped_column(SEQUENCE, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(ID)
     time: Mapped[datetime] = mapped_column(UtcDateTime)
     file_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)

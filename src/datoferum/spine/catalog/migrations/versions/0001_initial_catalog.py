@@ -18,6 +18,7 @@ depends_on = None
 
 ID = sa.String(32)
 HASH = sa.String(64)
+SEQUENCE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -39,7 +40,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("seq", SEQUENCE, autoincrement=False, nullable=False),
         sa.Column("id", ID, nullable=False),
         sa.Column("time", UtcDateTime(), nullable=False),
         sa.Column("file_id", ID, nullable=True),
@@ -51,7 +52,6 @@ def upgrade() -> None:
         sa.Column("prev_hash", HASH, nullable=False),
         sa.Column("hash", HASH, nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_events")),
-        sa.UniqueConstraint("id", name=op.f("uq_events_id")),
     )
     op.create_index(op.f("ix_events_file_id_seq"), "events", ["file_id", "seq"])
     op.create_table(

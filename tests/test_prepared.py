@@ -1,0 +1,63 @@
+"""Prepared statements store exactly what Core would, and fail the way Core would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from datoferum.spine.catalog import migrate
+from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.prepared import Prepared, as_datetime
+from datoferum.spine.catalog.schema import Collection
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[Catalog]:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    migrate.upgrade(catalog)
+    yield catalog
+    catalog.dispose()
+
+
+def test_values_round_trip_like_core(catalog: Catalog) -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, 0)  # no microseconds: the tricky case for SQLite
+    add = Prepared(insert(Collection))
+    rename = Prepared(
+        update(Collection).where(Collection.id == bindparam("target")).values(name=bindparam("n"))
+    )
+    find = Prepared(select(Collection.name, Collection.created_at).where(Collection.id == "a" * 32))
+    with catalog.writing() as conn:
+        add.run(conn, {"id": "a" * 32, "name": "first", "created_at": moment})
+        conn.execute(insert(Collection).values(id="b" * 32, name="second", created_at=moment))
+        rename.run(conn, {"target": "a" * 32, "n": "renamed"})
+    with catalog.reading() as conn:
+        rows = conn.execute(select(Collection.id, Collection.name, Collection.created_at)).all()
+        ((name, created),) = find.run(conn)
+    assert sorted(rows) == [("a" * 32, "renamed", moment), ("b" * 32, "second", moment)]
+    assert name == "renamed" and as_datetime(created) == moment
+
+
+def test_constraint_violations_raise_sqlalchemy_errors(catalog: Catalog) -> None:
+    add = Prepared(insert(Collection))
+    row = {"id": "c" * 32, "name": "dup", "created_at": datetime(2026, 1, 1)}
+    with catalog.writing() as conn:
+        add.run(conn, row)
+    with pytest.raises(IntegrityError), catalog.writing() as conn:
+        add.run(conn, {**row, "id": "d" * 32})
+
+
+def test_run_many(catalog: Catalog) -> None:
+    add = Prepared(insert(Collection))
+    moment = datetime(2026, 1, 1, 0, 0, 0, 123456)
+    with catalog.writing() as conn:
+        add.run_many(
+            conn, [{"id": f"{i:032x}", "name": f"c{i}", "created_at": moment} for i in range(5)]
+        )
+    with catalog.reading() as conn:
+        stored = conn.execute(select(Collection.created_at)).scalars().all()
+    assert stored == [moment] * 5
