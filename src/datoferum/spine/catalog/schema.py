@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -89,7 +90,7 @@ class File(Base):
 
 class Version(Base):
     __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("file_id", "number"),)
+    __table_args__ = (UniqueConstraint("file_id", "number"), Index(None, "retain_until"))
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     file_id: Mapped[str] = mapped_column(ID, ForeignKey("files.id"))
@@ -101,6 +102,13 @@ class Version(Base):
     user_metadata: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(255))
+    tags: Mapped[str] = mapped_column(Text, server_default="{}")
+    personal_keys: Mapped[str] = mapped_column(Text, server_default="[]")
+    storage_policy: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    retention_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    retention_cause: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Replica(Base):
@@ -158,3 +166,185 @@ class Token(Base):
     created_by: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Signal(Base):
+    """A named signal an outside process sent about a file (also an event)."""
+
+    __tablename__ = "signals"
+    __table_args__ = (Index(None, "file_id", "name"), Index(None, "name", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_id: Mapped[str] = mapped_column(ID, ForeignKey("files.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(255))
+
+
+class Policy(Base):
+    """Every version of every policy; the newest active version is the one that runs."""
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(1024))
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+
+
+class Hold(Base):
+    """A legal hold on a file, a collection or a saved query; released holds stay on record."""
+
+    __tablename__ = "holds"
+    __table_args__ = (Index(None, "scope", "target"), Index(None, "released_at"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(1024))
+    query: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Job(Base):
+    """The work queue. Workers claim rows (``SKIP LOCKED`` where the engine has it) under a lease
+    they renew with heartbeats; an expired lease makes the job claimable again."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index(None, "state", "run_at"),
+        UniqueConstraint("idempotency_key"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer)
+    run_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    progress_done: Mapped[int] = mapped_column(BigInteger)
+    progress_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Schedule(Base):
+    """When each scheduled policy runs next (one row per policy with a cron schedule)."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    cron: Mapped[str] = mapped_column(String(128))
+    next_run_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Plan(Base):
+    """A dry run's exact list of (file, version, action): executing the plan acts on these only."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    items: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+    executed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Certificate(Base):
+    """A signed deletion certificate (the document is canonical JSON, signed with Ed25519)."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (Index(None, "file_id", "version"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    file_id: Mapped[str] = mapped_column(ID)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(128))
+    key_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Link(Base):
+    """A "pick and go" download link; only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("secret_hash"), Index(None, "file_id"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(HASH)
+    file_id: Mapped[str] = mapped_column(ID, ForeignKey("files.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    max_picks: Mapped[int] = mapped_column(Integer)
+    picks: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    purge_after_last_pick: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class WebhookSubscription(Base):
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(255))
+    event_types: Mapped[str] = mapped_column(Text)
+    collection: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+
+
+class WebhookDelivery(Base):
+    """One event to one subscriber; retried with backoff, ``dead`` after the last attempt."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_seq"),
+        Index(None, "state", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ID, ForeignKey("webhook_subscriptions.id"))
+    event_seq: Mapped[int] = mapped_column(SEQUENCE)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Cursor(Base):
+    """How far a consumer of the event log has read (e.g. the webhook dispatcher)."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(SEQUENCE)
