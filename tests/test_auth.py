@@ -37,6 +37,7 @@ class Endpoint:
 
 
 DATA = "/api/v1/data/{collection}/{path}"
+READERS = frozenset({"admin", "auditor"})
 ENDPOINTS = [
     Endpoint("put-data", "PUT", "/api/v1/data/{collection}/by-{role}.bin", DATA,
              frozenset({"admin", "producer"}), 201),
@@ -62,8 +63,14 @@ ENDPOINTS = [
     Endpoint("revoke-token", "DELETE", "/api/v1/tokens/000000000000",
              "/api/v1/tokens/{token_id}", frozenset({"admin"}), 404),
     Endpoint("whoami", "GET", "/api/v1/whoami", "/api/v1/whoami", EVERYONE, 200),
+    Endpoint("list-jobs", "GET", "/api/v1/jobs", "/api/v1/jobs", READERS, 200),
+    Endpoint("get-job", "GET", "/api/v1/jobs/" + "0" * 32, "/api/v1/jobs/{job_id}", READERS, 404),
+    Endpoint("cancel-job", "POST", "/api/v1/jobs/" + "0" * 32 + "/cancel",
+             "/api/v1/jobs/{job_id}/cancel", frozenset({"admin"}), 404),
+    Endpoint("queue", "GET", "/api/v1/queue", "/api/v1/queue", READERS, 200),
 ]  # fmt: skip
 ENDPOINT_IDS = [e.name for e in ENDPOINTS]
+BY_NAME = {e.name: e for e in ENDPOINTS}
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +150,7 @@ def wait_until_expired(token: dict[str, Any]) -> None:
 def dead_tokens(server: LiveServer, place: dict[str, str]) -> dict[str, str]:
     """A revoked token (used first, so it was cached) and an expired one."""
     revoked = create_token(server, "admin")
-    whoami = ENDPOINTS[-1]
+    whoami = BY_NAME["whoami"]
     assert call(server, whoami, place, f"Bearer {revoked['token']}").status_code == 200
     assert revoke(server, revoked["id"]).status_code == 200
     expired = create_token(server, "admin", expires_in_days=1e-5)  # about 0.9 s
@@ -187,7 +194,7 @@ def test_nothing_was_done_for_unauthenticated_callers(
     server: LiveServer, place: dict[str, str]
 ) -> None:
     rid = "auth-" + uuid.uuid4().hex
-    put, get = ENDPOINTS[0], ENDPOINTS[2]
+    put, get = BY_NAME["put-data"], BY_NAME["get-data"]
     assert call(server, put, place, None, role="nobody", request_id=rid).status_code == 401
     assert call(server, get, place, None, request_id=rid).status_code == 401
     with server.client() as client:
@@ -236,7 +243,7 @@ def test_bearer_scheme_is_case_insensitive(server: LiveServer) -> None:
 def test_revocation_takes_effect_at_once(server: LiveServer, place: dict[str, str]) -> None:
     token = create_token(server, "consumer")
     bearer = f"Bearer {token['token']}"
-    whoami, get = ENDPOINTS[-1], ENDPOINTS[2]
+    whoami, get = BY_NAME["whoami"], BY_NAME["get-data"]
     for _ in range(2):  # the second answer comes from the token cache
         assert call(server, whoami, place, bearer).status_code == 200
     assert call(server, get, place, bearer).status_code == 200
@@ -387,7 +394,7 @@ def test_no_secret_reaches_the_server_log(
 ) -> None:
     stranger = "dtf_" + uuid.uuid4().hex
     for secret in [*_secrets(role_tokens, dead_tokens), stranger]:
-        for endpoint in (ENDPOINTS[2], ENDPOINTS[-1]):
+        for endpoint in (BY_NAME["get-data"], BY_NAME["whoami"]):
             call(server, endpoint, place, f"Bearer {secret}")
     log = server.log.read_bytes()
     assert b"Datoferum listening on" in log  # the right file

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between sweeps for abandoned uploads (0 sweeps only at start-up).",
     )
+    job_threads: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Job worker threads per server process (0: leave jobs to `datoferum worker`).",
+    )
+    scheduler_seconds: float = Field(
+        default=5.0, gt=0, description="How often scheduled policies are checked for due runs."
+    )
     bootstrap_token: SecretStr | None = Field(
         default=None,
         description="If set, this value becomes the first admin token (else one is generated).",

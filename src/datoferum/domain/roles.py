@@ -20,14 +20,31 @@ class Permission(StrEnum):
     READ_EVENTS = "events:read"
     VERIFY_AUDIT = "audit:verify"
     MANAGE_TOKENS = "tokens:manage"
+    READ_JOBS = "jobs:read"
+    MANAGE_JOBS = "jobs:manage"
+    READ_LIFECYCLE = "lifecycle:read"  # policies, holds, certificates, retention
+    MANAGE_LIFECYCLE = "lifecycle:manage"  # policies, holds, purge, erasure
+    SEND_SIGNALS = "signals:send"
+    SHARE = "links:manage"
+    MANAGE_WEBHOOKS = "webhooks:manage"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.PRODUCER: frozenset({Permission.WRITE_DATA, Permission.READ_CATALOG}),
-    Role.CONSUMER: frozenset({Permission.READ_DATA, Permission.READ_CATALOG}),
+    Role.PRODUCER: frozenset(
+        {Permission.WRITE_DATA, Permission.READ_CATALOG, Permission.SEND_SIGNALS}
+    ),
+    Role.CONSUMER: frozenset(
+        {Permission.READ_DATA, Permission.READ_CATALOG, Permission.SEND_SIGNALS, Permission.SHARE}
+    ),
     Role.AUDITOR: frozenset(
-        {Permission.READ_CATALOG, Permission.READ_EVENTS, Permission.VERIFY_AUDIT}
+        {
+            Permission.READ_CATALOG,
+            Permission.READ_EVENTS,
+            Permission.VERIFY_AUDIT,
+            Permission.READ_JOBS,
+            Permission.READ_LIFECYCLE,
+        }
     ),
 }
 

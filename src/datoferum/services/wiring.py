@@ -5,19 +5,26 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from datoferum.adapters.storage import build_storage
 from datoferum.adapters.storage.base import StorageBackend
 from datoferum.config import Settings
 from datoferum.domain.roles import SYSTEM, Role
+from datoferum.services import retention
 from datoferum.services.access import AccessService
 from datoferum.services.audit import AuditService
+from datoferum.services.background import Background, Loop, every
 from datoferum.services.capture import CaptureService
+from datoferum.services.scheduler import Scheduler
 from datoferum.services.sweep import SweepReport, sweep
 from datoferum.services.tokens import TokenService
+from datoferum.services.worker import Handler, Worker
+from datoferum.spine import jobs
 from datoferum.spine.catalog import migrate
 from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.jobs import NewJob
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +39,44 @@ class Services:
     access: AccessService
     audit: AuditService
     hash_executor: ThreadPoolExecutor
+    #: Job kind -> handler; lifecycle services register theirs when built.
+    handlers: dict[str, Handler] = field(default_factory=dict)
 
     def sweep(self) -> SweepReport:
         return sweep(self.catalog, self.storage)
+
+    def queue_status(self) -> dict[str, Any]:
+        """Queue depth, and when the next purge is due and how far purges lag behind."""
+        with self.catalog.reading() as conn:
+            status = jobs.depth(conn)
+            status.update(retention.purge_schedule(conn))
+        return status
+
+    def scheduled_job(self, name: str) -> NewJob:
+        """What to queue when the schedule ``name`` is due."""
+        kind, _, subject = name.partition(":")
+        return NewJob(kind, {"name": subject} if subject else {})
+
+    def background(self, job_threads: int) -> Background:
+        """Job workers, the scheduler and the periodic sweep, ready to start."""
+        settings = self.settings
+        loops: list[tuple[str, Loop]] = [
+            (f"datoferum-jobs-{n}", Worker(self.catalog, self.handlers).run)
+            for n in range(job_threads)
+        ]
+        if job_threads:
+            scheduler = Scheduler(self.catalog, self.scheduled_job)
+            loops.append(
+                (
+                    "datoferum-scheduler",
+                    every(settings.scheduler_seconds, scheduler.run_once, "scheduler"),
+                )
+            )
+        if settings.sweep_interval_seconds > 0:
+            loops.append(
+                ("datoferum-sweep", every(settings.sweep_interval_seconds, self.sweep, "sweep"))
+            )
+        return Background(loops)
 
     def close(self) -> None:
         self.hash_executor.shutdown(wait=False, cancel_futures=True)

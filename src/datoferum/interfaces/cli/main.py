@@ -59,6 +59,18 @@ def serve(host: str | None, port: int | None, home: Path | None, workers: int | 
     run(_settings(host=host, port=port, home=home, workers=workers))
 
 
+@cli.command()
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.option(
+    "--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="Job threads."
+)
+def worker(home: Path | None, threads: int) -> None:
+    """Run job workers and the scheduler without the HTTP server (scale out: run several)."""
+    from datoferum.interfaces.worker import run_worker
+
+    run_worker(_settings(home=home), threads)
+
+
 @cli.group()
 def db() -> None:
     """Manage the catalog database."""

@@ -9,46 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from datoferum import __version__
+from datoferum.interfaces.http.apidoc import ERRORS, PROBLEM, json_body, path, query, ref
+from datoferum.interfaces.http.routes import jobs
 
-_PROBLEM = {"$ref": "#/components/responses/Problem"}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
-
-
-def _path(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
+#: Route modules that describe their own paths (``PATHS``).
+RESOURCE_MODULES = [jobs]
 
 _DATA_PARAMS = [
-    _path("collection", "Collection name: lowercase letters, digits, '.', '_', '-'."),
-    _path("path", "File path inside the collection; '/' separates folders."),
+    path("collection", "Collection name: lowercase letters, digits, '.', '_', '-'."),
+    path("path", "File path inside the collection; '/' separates folders."),
 ]
-_ERRORS = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM}
 _PAGING = [
-    _query("after", "Return events with a sequence number above this.", {"type": "integer"}),
-    _query("limit", "Page size (1-10000).", {"type": "integer"}),
+    query("after", "Return events with a sequence number above this.", {"type": "integer"}),
+    query("limit", "Page size (1-10000).", {"type": "integer"}),
 ]
 
 _FILE_PROPS: dict[str, Any] = {
@@ -82,7 +55,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "Liveness",
                     "security": [],
-                    "responses": {"200": _json({"type": "object"}, "Alive")},
+                    "responses": {"200": json_body({"type": "object"}, "Alive")},
                 }
             },
             "/readyz": {
@@ -90,8 +63,8 @@ def document() -> dict[str, Any]:
                     "summary": "Readiness: catalog and storage answer",
                     "security": [],
                     "responses": {
-                        "200": _json({"type": "object"}, "Ready"),
-                        "503": _json({"type": "object"}, "Not ready"),
+                        "200": json_body({"type": "object"}, "Ready"),
+                        "503": json_body({"type": "object"}, "Not ready"),
                     },
                 }
             },
@@ -99,7 +72,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "This document",
                     "security": [],
-                    "responses": {"200": _json({"type": "object"}, "OpenAPI")},
+                    "responses": {"200": json_body({"type": "object"}, "OpenAPI")},
                 }
             },
             "/api/v1/data/{collection}/{path}": {
@@ -128,17 +101,17 @@ def document() -> dict[str, Any]:
                         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                     },
                     "responses": {
-                        "201": _json(_ref("File"), "Stored"),
-                        **_ERRORS,
-                        "413": _PROBLEM,
-                        "503": _PROBLEM,
+                        "201": json_body(ref("File"), "Stored"),
+                        **ERRORS,
+                        "413": PROBLEM,
+                        "503": PROBLEM,
                     },
                 },
                 "get": {
                     "summary": "Download a version (newest by default); supports Range",
                     "parameters": [
                         *_DATA_PARAMS,
-                        _query("version", "Version number.", {"type": "integer"}),
+                        query("version", "Version number.", {"type": "integer"}),
                     ],
                     "responses": {
                         "200": {
@@ -148,19 +121,19 @@ def document() -> dict[str, Any]:
                         },
                         "206": {"description": "The requested byte range", "content": {"*/*": {}}},
                         "304": {"description": "Not modified"},
-                        **_ERRORS,
-                        "416": _PROBLEM,
+                        **ERRORS,
+                        "416": PROBLEM,
                     },
                 },
                 "head": {
                     "summary": "Headers of a download, without the body",
                     "parameters": [
                         *_DATA_PARAMS,
-                        _query("version", "Version number.", {"type": "integer"}),
+                        query("version", "Version number.", {"type": "integer"}),
                     ],
                     "responses": {
                         "200": {"description": "Headers", "headers": download_headers},
-                        **_ERRORS,
+                        **ERRORS,
                     },
                 },
             },
@@ -168,31 +141,31 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "List files (newest version of each), oldest capture first",
                     "parameters": [
-                        _query("collection", "Only this collection."),
-                        _query("prefix", "Only paths starting with this."),
-                        _query("state", "Only files whose newest version is in this state."),
-                        _query("created_after", "ISO 8601; first capture at or after."),
-                        _query("created_before", "ISO 8601; first capture before."),
-                        _query("updated_after", "ISO 8601; newest version at or after."),
-                        _query("updated_before", "ISO 8601; newest version before."),
-                        _query("limit", "Page size (1-1000, default 100).", {"type": "integer"}),
-                        _query("cursor", "The next_cursor of the previous page."),
+                        query("collection", "Only this collection."),
+                        query("prefix", "Only paths starting with this."),
+                        query("state", "Only files whose newest version is in this state."),
+                        query("created_after", "ISO 8601; first capture at or after."),
+                        query("created_before", "ISO 8601; first capture before."),
+                        query("updated_after", "ISO 8601; newest version at or after."),
+                        query("updated_before", "ISO 8601; newest version before."),
+                        query("limit", "Page size (1-1000, default 100).", {"type": "integer"}),
+                        query("cursor", "The next_cursor of the previous page."),
                     ],
-                    "responses": {"200": _json(_ref("FilePage"), "A page of files"), **_ERRORS},
+                    "responses": {"200": json_body(ref("FilePage"), "A page of files"), **ERRORS},
                 }
             },
             "/api/v1/files/{file_id}": {
                 "get": {
                     "summary": "A file's record with all its versions",
-                    "parameters": [_path("file_id", "File id.")],
-                    "responses": {"200": _json(_ref("File"), "The file"), **_ERRORS},
+                    "parameters": [path("file_id", "File id.")],
+                    "responses": {"200": json_body(ref("File"), "The file"), **ERRORS},
                 }
             },
             "/api/v1/files/{file_id}/events": {
                 "get": {
                     "summary": "A file's lifecycle timeline, oldest first",
-                    "parameters": [_path("file_id", "File id."), *_PAGING],
-                    "responses": {"200": _json(_ref("EventPage"), "Events"), **_ERRORS},
+                    "parameters": [path("file_id", "File id."), *_PAGING],
+                    "responses": {"200": json_body(ref("EventPage"), "Events"), **ERRORS},
                 }
             },
             "/api/v1/events": {
@@ -200,24 +173,24 @@ def document() -> dict[str, Any]:
                     "summary": "Every event, oldest first (auditors)",
                     "parameters": [
                         *_PAGING,
-                        _query("type", "Only types starting with this, e.g. 'file.'."),
+                        query("type", "Only types starting with this, e.g. 'file.'."),
                     ],
-                    "responses": {"200": _json(_ref("EventPage"), "Events"), **_ERRORS},
+                    "responses": {"200": json_body(ref("EventPage"), "Events"), **ERRORS},
                 }
             },
             "/api/v1/audit/verify": {
                 "get": {
                     "summary": "Verify the hash chain of the whole event log",
                     "responses": {
-                        "200": _json(_ref("Verification"), "Result (ok may be false)"),
-                        **_ERRORS,
+                        "200": json_body(ref("Verification"), "Result (ok may be false)"),
+                        **ERRORS,
                     },
                 }
             },
             "/api/v1/tokens": {
                 "get": {
                     "summary": "List tokens (admins)",
-                    "responses": {"200": _json({"type": "object"}, "Tokens"), **_ERRORS},
+                    "responses": {"200": json_body({"type": "object"}, "Tokens"), **ERRORS},
                 },
                 "post": {
                     "summary": "Create a token (admins); the secret is shown once",
@@ -239,29 +212,30 @@ def document() -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"201": _json({"type": "object"}, "Created"), **_ERRORS},
+                    "responses": {"201": json_body({"type": "object"}, "Created"), **ERRORS},
                 },
             },
             "/api/v1/tokens/{token_id}": {
                 "delete": {
                     "summary": "Revoke a token (admins)",
-                    "parameters": [_path("token_id", "Token id.")],
-                    "responses": {"200": _json({"type": "object"}, "Revoked"), **_ERRORS},
+                    "parameters": [path("token_id", "Token id.")],
+                    "responses": {"200": json_body({"type": "object"}, "Revoked"), **ERRORS},
                 }
             },
             "/api/v1/whoami": {
                 "get": {
                     "summary": "The caller's identity and role",
-                    "responses": {"200": _json({"type": "object"}, "Identity"), **_ERRORS},
+                    "responses": {"200": json_body({"type": "object"}, "Identity"), **ERRORS},
                 }
             },
+            **{path_: item for module in RESOURCE_MODULES for path_, item in module.PATHS.items()},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {
                 "Problem": {
                     "description": "RFC 9457 problem details",
-                    "content": {"application/problem+json": {"schema": _ref("Problem")}},
+                    "content": {"application/problem+json": {"schema": ref("Problem")}},
                 }
             },
             "schemas": {
@@ -285,7 +259,7 @@ def document() -> dict[str, Any]:
                 "FilePage": {
                     "type": "object",
                     "properties": {
-                        "items": {"type": "array", "items": _ref("File")},
+                        "items": {"type": "array", "items": ref("File")},
                         "next_cursor": {"type": ["string", "null"]},
                     },
                 },
@@ -311,7 +285,7 @@ def document() -> dict[str, Any]:
                 "EventPage": {
                     "type": "object",
                     "properties": {
-                        "items": {"type": "array", "items": _ref("Event")},
+                        "items": {"type": "array", "items": ref("Event")},
                         "next_after": {"type": ["integer", "null"]},
                     },
                 },

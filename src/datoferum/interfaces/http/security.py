@@ -16,6 +16,13 @@ _ACTIONS = {
     Permission.READ_EVENTS: "read lifecycle events",
     Permission.VERIFY_AUDIT: "verify the audit chain",
     Permission.MANAGE_TOKENS: "manage tokens",
+    Permission.READ_JOBS: "read jobs",
+    Permission.MANAGE_JOBS: "manage jobs",
+    Permission.READ_LIFECYCLE: "read policies, holds and certificates",
+    Permission.MANAGE_LIFECYCLE: "manage policies, holds, purges and erasure",
+    Permission.SEND_SIGNALS: "send signals",
+    Permission.SHARE: "create download links",
+    Permission.MANAGE_WEBHOOKS: "manage webhooks",
 }
 
 

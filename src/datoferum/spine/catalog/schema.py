@@ -108,6 +108,7 @@ class Version(Base):
     retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     retention_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     retention_cause: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    expiry_action: Mapped[str | None] = mapped_column(String(16), nullable=True)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 

@@ -35,6 +35,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("retain_until", UtcDateTime(), nullable=True))
         batch.add_column(sa.Column("retention_mode", sa.String(16), nullable=True))
         batch.add_column(sa.Column("retention_cause", sa.String(255), nullable=True))
+        batch.add_column(sa.Column("expiry_action", sa.String(16), nullable=True))
         batch.add_column(sa.Column("purged_at", UtcDateTime(), nullable=True))
         batch.create_index(op.f("ix_versions_retain_until"), ["retain_until"])
 
@@ -233,7 +234,7 @@ def downgrade() -> None:
     with op.batch_alter_table("versions") as batch:
         batch.drop_index(op.f("ix_versions_retain_until"))
         for column in (
-            "purged_at", "retention_cause", "retention_mode", "retain_until", "storage_policy",
+            "purged_at", "expiry_action", "retention_cause", "retention_mode", "retain_until", "storage_policy",
             "personal_keys", "tags",
         ):  # fmt: skip
             batch.drop_column(column)
