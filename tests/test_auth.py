@@ -68,6 +68,51 @@ ENDPOINTS = [
     Endpoint("cancel-job", "POST", "/api/v1/jobs/" + "0" * 32 + "/cancel",
              "/api/v1/jobs/{job_id}/cancel", frozenset({"admin"}), 404),
     Endpoint("queue", "GET", "/api/v1/queue", "/api/v1/queue", READERS, 200),
+    Endpoint("list-webhooks", "GET", "/api/v1/webhooks", "/api/v1/webhooks",
+             frozenset({"admin"}), 200),
+    Endpoint("create-webhook", "POST", "/api/v1/webhooks", "/api/v1/webhooks",
+             frozenset({"admin"}), 201,
+             {"url": "http://127.0.0.1:9/matrix", "event_types": ["file.purged"],
+              "collection": "{collection}-hooked"}),
+    Endpoint("get-webhook", "GET", "/api/v1/webhooks/" + "0" * 32,
+             "/api/v1/webhooks/{webhook_id}", frozenset({"admin"}), 404),
+    Endpoint("delete-webhook", "DELETE", "/api/v1/webhooks/" + "0" * 32,
+             "/api/v1/webhooks/{webhook_id}", frozenset({"admin"}), 404),
+    Endpoint("webhook-deliveries", "GET", "/api/v1/webhooks/" + "0" * 32 + "/deliveries",
+             "/api/v1/webhooks/{webhook_id}/deliveries", frozenset({"admin"}), 404),
+    Endpoint("retry-webhook-delivery", "POST",
+             "/api/v1/webhooks/deliveries/" + "0" * 32 + "/retry",
+             "/api/v1/webhooks/deliveries/{delivery_id}/retry", frozenset({"admin"}), 404),
+    Endpoint("public-key", "GET", "/api/v1/keys", "/api/v1/keys", EVERYONE, 200),
+    Endpoint("get-certificate", "GET", "/api/v1/certificates/" + "0" * 32,
+             "/api/v1/certificates/{certificate_id}", READERS, 404),
+    Endpoint("file-certificates", "GET", "/api/v1/files/{file_id}/certificates",
+             "/api/v1/files/{file_id}/certificates", READERS, 200),
+    Endpoint("list-holds", "GET", "/api/v1/holds", "/api/v1/holds", READERS, 200),
+    Endpoint("place-hold", "POST", "/api/v1/holds", "/api/v1/holds", frozenset({"admin"}), 201,
+             {"scope": "collection", "target": "{collection}-held", "reason": "matrix",
+              "owner": "matrix-{role}"}),
+    Endpoint("get-hold", "GET", "/api/v1/holds/" + "0" * 32, "/api/v1/holds/{hold_id}",
+             READERS, 404),
+    Endpoint("release-hold", "POST", "/api/v1/holds/" + "0" * 32 + "/release",
+             "/api/v1/holds/{hold_id}/release", frozenset({"admin"}), 404, {"reason": "matrix"}),
+    Endpoint("send-signal", "POST", "/api/v1/files/{file_id}/signals",
+             "/api/v1/files/{file_id}/signals", frozenset({"admin", "producer", "consumer"}), 201,
+             {"name": "matrix"}),
+    Endpoint("retention", "POST", "/api/v1/files/" + "0" * 32 + "/retention",
+             "/api/v1/files/{file_id}/retention", frozenset({"admin"}), 404,
+             {"version": 1, "retain_until": "2031-01-01T00:00:00Z", "reason": "matrix"}),
+    Endpoint("list-policies", "GET", "/api/v1/policies", "/api/v1/policies", READERS, 200),
+    Endpoint("apply-policies", "POST", "/api/v1/policies", "/api/v1/policies",
+             frozenset({"admin"}), 400, {"not": "yaml policies"}),
+    Endpoint("policy-history", "GET", "/api/v1/policies/none", "/api/v1/policies/{name}",
+             READERS, 404),
+    Endpoint("delete-policy", "DELETE", "/api/v1/policies/none", "/api/v1/policies/{name}",
+             frozenset({"admin"}), 404),
+    Endpoint("run-policy", "POST", "/api/v1/policies/none/run", "/api/v1/policies/{name}/run",
+             frozenset({"admin"}), 404, {"dry_run": True}),
+    Endpoint("purge", "POST", "/api/v1/files/" + "0" * 32 + "/purge",
+             "/api/v1/files/{file_id}/purge", frozenset({"admin"}), 404, {"reason": "matrix"}),
 ]  # fmt: skip
 ENDPOINT_IDS = [e.name for e in ENDPOINTS]
 BY_NAME = {e.name: e for e in ENDPOINTS}
@@ -99,7 +144,11 @@ def call(
     with httpx.Client(base_url=server.url, timeout=30) as client:
         if endpoint.method == "PUT":
             return client.put(url, content=b"bytes from " + role.encode(), headers=headers)
-        return client.request(endpoint.method, url, json=endpoint.json, headers=headers)
+        body = endpoint.json and {
+            key: value.format(role=role, **place) if isinstance(value, str) else value
+            for key, value in endpoint.json.items()
+        }
+        return client.request(endpoint.method, url, json=body, headers=headers)
 
 
 def expect_problem(answer: httpx.Response, status: int, code: str, detail: str) -> None:

@@ -149,7 +149,8 @@ def test_sweep_finishes_a_write_the_catalog_already_has(tmp_path: Path) -> None:
         capture = services.capture.start(CaptureRequest("crash", "kept.bin", SYSTEM))
         capture.write(b"kept bytes")
         capture._writer.commit()
-        services.capture.record(capture.request, capture.version_id, 10, "0" * 64)
+        decided = services.capture.classify(capture.request, b"kept bytes", 10)
+        services.capture.record(capture.request, capture.version_id, 10, "0" * 64, decided)
         capture._writer._close()  # type: ignore[attr-defined]  # the process "dies" here
         time.sleep(MIN_ABANDONED_AGE + 0.2)
         report = sweep(services.catalog, services.storage)

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
         le=64,
         description="Job worker threads per server process (0: leave jobs to `datoferum worker`).",
     )
+    policy_dir: Path | None = Field(
+        default=None,
+        description="Policy YAML files applied at start-up; default `<home>/policies`.",
+    )
+    retention_sweep_cron: str = Field(
+        default="* * * * *",
+        description="When versions whose retention has run out get their expiry action (cron).",
+    )
     scheduler_seconds: float = Field(
         default=5.0, gt=0, description="How often scheduled policies are checked for due runs."
     )
@@ -83,11 +91,30 @@ class Settings(BaseSettings):
         description="How long a process trusts a token lookup; revocations in other processes "
         "take effect within this time.",
     )
+    webhook_dispatch_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often each process turns new events into webhook deliveries and sends "
+        "the due ones (0: this process sends no webhooks).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="How long a webhook receiver has to answer one delivery attempt.",
+    )
+    webhook_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Attempts per webhook delivery before it is marked `dead`; retries back off "
+        "exponentially, from about 2 s up to 10 minutes apart.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )
 
-    @field_validator("home", "storage_root")
+    @field_validator("home", "storage_root", "policy_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().absolute() if value is not None else None
@@ -101,6 +128,11 @@ class Settings(BaseSettings):
     def sqlite_synchronous(self) -> str:
         """SQLite's ``synchronous`` mode for the chosen durability."""
         return "FULL" if self.durability == "full" else "NORMAL"
+
+    @property
+    def policies_directory(self) -> Path:
+        """Where policy files are read from at start-up."""
+        return self.policy_dir or self.home / "policies"
 
     @property
     def local_storage_root(self) -> Path:

@@ -7,7 +7,7 @@ and says whether retrying can help (``transient``), so workers and clients know 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 
 class DatoferumError(Exception):
@@ -43,6 +43,41 @@ class InvalidDigestHeader(InvalidInput):
     title = "Invalid digest header"
 
 
+class PolicyProblem(TypedDict):
+    """One problem in a policy file, located for a person to fix (``FILE:LINE: field: message``).
+
+    A plain mapping rather than a class so that it travels unchanged in problem+json.
+    """
+
+    source: str
+    line: int
+    field: str
+    message: str
+
+
+class PolicyError(InvalidInput):
+    """A policy file that cannot be used; ``errors`` lists every problem found, not the first."""
+
+    code = "invalid-policy"
+    title = "Invalid policy"
+
+    def __init__(self, detail: str, *, errors: list[PolicyProblem]) -> None:
+        super().__init__(detail, errors=errors)
+        self.errors = errors
+
+
+class CertificateInvalid(InvalidInput):
+    """A deletion certificate that does not verify. ``reason`` is stable, for programs:
+    ``malformed``, ``unsupported`` (format or algorithm), ``key-mismatch`` or ``bad-signature``."""
+
+    code = "certificate-invalid"
+    title = "Invalid deletion certificate"
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__(detail, reason=reason)
+        self.reason = reason
+
+
 class DigestMismatch(DatoferumError):
     code = "digest-mismatch"
     title = "Content digest mismatch"
@@ -72,9 +107,40 @@ class RangeNotSatisfiable(DatoferumError):
         self.size = size
 
 
+class RejectedByPolicy(DatoferumError):
+    code = "rejected-by-policy"
+    title = "Refused by a policy"
+
+
+class Conflict(DatoferumError):
+    code = "conflict"
+    title = "Conflicts with the current state"
+
+
+class Held(Conflict):
+    """A legal hold forbids what was asked (purging, shortening retention)."""
+
+    code = "held"
+    title = "Under legal hold"
+
+
+class Retained(Conflict):
+    """Retention forbids what was asked before its time."""
+
+    code = "retained"
+    title = "Under retention"
+
+
 class Unauthenticated(DatoferumError):
     code = "unauthenticated"
     title = "Authentication required"
+
+
+class InvalidSignature(Unauthenticated):
+    """A received webhook whose signature or timestamp does not check out."""
+
+    code = "invalid-signature"
+    title = "Invalid webhook signature"
 
 
 class Forbidden(DatoferumError):

@@ -35,6 +35,36 @@ class ReplicaRecord:
 
 
 @dataclass(frozen=True)
+class Lifecycle:
+    """What classification and policies decided about a version."""
+
+    sniffed_type: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    personal_keys: tuple[str, ...] = ()
+    storage_policy: str | None = None
+    retain_until: datetime | None = None
+    retention_mode: str | None = None
+    expiry_action: str | None = None
+    purged_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sniffed_type": self.sniffed_type,
+            "tags": self.tags,
+            "personal_keys": list(self.personal_keys),
+            "storage_policy": self.storage_policy,
+            "retention": None
+            if self.retain_until is None
+            else {
+                "until": isoformat(self.retain_until),
+                "mode": self.retention_mode,
+                "then": self.expiry_action,
+            },
+            "purged_at": isoformat(self.purged_at) if self.purged_at else None,
+        }
+
+
+@dataclass(frozen=True)
 class VersionRecord:
     id: str
     number: int
@@ -46,9 +76,11 @@ class VersionRecord:
     created_at: datetime
     created_by: str
     replicas: tuple[ReplicaRecord, ...] = ()
+    lifecycle: Lifecycle = field(default_factory=lambda: Lifecycle())
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            **self.lifecycle.as_dict(),
             "version": self.number,
             "version_id": self.id,
             "state": self.state,
@@ -87,6 +119,7 @@ class FileRecord:
             "state": self.current.state,
             "content_type": self.current.content_type,
             "metadata": self.current.metadata,
+            **self.current.lifecycle.as_dict(),
             "created_at": isoformat(self.created_at),
             "updated_at": isoformat(self.updated_at),
         }

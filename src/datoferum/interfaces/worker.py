@@ -17,6 +17,8 @@ def run_worker(settings: Settings, threads: int) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO; webhook URLs may carry a receiver's key.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     services = build_services(settings)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

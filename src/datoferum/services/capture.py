@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -20,12 +20,15 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datoferum.adapters.storage.base import ObjectWriter, StorageBackend
+from datoferum.domain.classification import Classification
 from datoferum.domain.digests import Hashes
 from datoferum.domain.ids import new_id, utcnow
 from datoferum.domain.names import check_collection, check_path
+from datoferum.domain.policies.facts import FileFacts
 from datoferum.domain.records import FileRecord, ReplicaRecord, State, VersionRecord
 from datoferum.domain.roles import Principal
-from datoferum.errors import DatoferumError, IncompleteBody, PayloadTooLarge
+from datoferum.domain.sniffing import sniff
+from datoferum.errors import DatoferumError, IncompleteBody, PayloadTooLarge, RejectedByPolicy
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.prepared import Prepared, as_datetime
@@ -46,6 +49,7 @@ class CaptureRequest:
 
 
 _PARALLEL_HASH_BYTES = 256 * 1024
+SNIFF_BYTES = 8 * 1024
 
 # Statements of the capture transaction, built once (it runs for every upload).
 _LOCK_FILE = Prepared(
@@ -96,6 +100,8 @@ class CaptureService:
         self.max_bytes = max_bytes
         self._hash_executor = hash_executor
         self._collections: dict[str, str] = {}
+        #: Capture-mode policies; set once the policy engine is built.
+        self.classifier: Callable[[FileFacts], Classification] | None = None
 
     def start(self, request: CaptureRequest) -> Capture:
         """Check the request before any byte is read; raises on a bad name or a too-large body."""
@@ -149,8 +155,27 @@ class CaptureService:
                 .where(Collection.name == collection, File.path_hash == path_hash(path))
             ).scalar()
 
+    def classify(self, request: CaptureRequest, head: bytes, size: int) -> Classification:
+        """Judge the arriving file by the capture-mode policies (nothing stored yet)."""
+        sniffed = sniff(head, request.content_type)
+        if self.classifier is None:
+            return Classification(sniffed_type=sniffed)
+        facts = FileFacts(
+            collection=request.collection, path=request.path, content_type=sniffed,
+            declared_content_type=request.content_type, size=size, metadata=request.metadata,
+            captured_at=utcnow(), source=request.actor.subject, state=State.CAPTURED,
+        )  # fmt: skip
+        decided = self.classifier(facts)
+        decided.sniffed_type = sniffed
+        return decided
+
     def record(
-        self, request: CaptureRequest, version_id: str, size: int, sha256: str
+        self,
+        request: CaptureRequest,
+        version_id: str,
+        size: int,
+        sha256: str,
+        decided: Classification,
     ) -> FileRecord:
         """Create the version, its replica and its events in one transaction."""
         now = utcnow()
@@ -188,7 +213,7 @@ class CaptureService:
                     "id": version_id, "file_id": file_id, "number": number, "state": State.STORED,
                     "size": size, "sha256": sha256, "content_type": request.content_type,
                     "user_metadata": json.dumps(metadata, ensure_ascii=False), "created_at": now,
-                    "created_by": actor.subject,
+                    "created_by": actor.subject, **decided.version_columns(),
                 },
             )  # fmt: skip
             _INSERT_REPLICA.run(
@@ -204,19 +229,24 @@ class CaptureService:
                 "metadata": _metadata_digests(metadata),
                 "verified_digests": sorted({"sha256", *request.expected_digests}),
             }  # fmt: skip
-            eventlog.append(
-                conn,
-                [
-                    NewEvent("file.captured", actor.subject, file_id, number, captured,
-                             request.correlation_id),
-                    NewEvent("file.stored", actor.subject, file_id, number,
-                             {"backend": self.storage.name, "key": version_id},
-                             request.correlation_id),
-                ],
-            )  # fmt: skip
+            steps = [
+                NewEvent("file.captured", actor.subject, file_id, number, captured,
+                         request.correlation_id),
+                NewEvent("file.stored", actor.subject, file_id, number,
+                         {"backend": self.storage.name, "key": version_id},
+                         request.correlation_id),
+            ]  # fmt: skip
+            if decided.applied:
+                steps.insert(
+                    1,
+                    NewEvent("file.classified", actor.subject, file_id, number,
+                             decided.as_details(), request.correlation_id),
+                )  # fmt: skip
+            eventlog.append(conn, steps)
         version = VersionRecord(
             version_id, number, State.STORED, size, sha256, request.content_type, metadata, now,
             actor.subject, (ReplicaRecord(self.storage.name, version_id, "present"),),
+            decided.lifecycle(),
         )  # fmt: skip
         return FileRecord(
             file_id, request.collection, request.path, created_at, now, number, version
@@ -250,6 +280,7 @@ class Capture:
         self._hashes = Hashes(request.expected_digests)
         self._writer: ObjectWriter = service.storage.open_writer(self.version_id)
         self._done = False
+        self._head = b""  # the first bytes, for sniffing the content type
 
     def write(self, data: bytes) -> None:
         """Hash ``data`` while writing it; large batches are hashed on the hashing pool so the
@@ -271,6 +302,8 @@ class Capture:
                 self._writer.write(data)
             finally:
                 hashing.result()
+        if len(self._head) < SNIFF_BYTES:
+            self._head += data[: SNIFF_BYTES - len(self._head)]
         self.received += len(data)
 
     def finish(self, tail: bytes = b"") -> FileRecord:
@@ -285,9 +318,14 @@ class Capture:
                     "nothing was stored"
                 )
             self._hashes.verify()
+            decided = self.service.classify(self.request, self._head, self.received)
+            if decided.rejected is not None:
+                raise RejectedByPolicy(
+                    f"the upload was refused: {decided.rejected}; nothing was stored"
+                )
             self._writer.commit()
             record = self.service.record(
-                self.request, self.version_id, self.received, self._hashes.sha256().hex()
+                self.request, self.version_id, self.received, self._hashes.sha256().hex(), decided
             )
         except DatoferumError as error:
             self._fail(error)

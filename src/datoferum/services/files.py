@@ -17,6 +17,7 @@ from datoferum.domain.names import check_collection
 from datoferum.domain.records import (
     FileRecord,
     FileSummary,
+    Lifecycle,
     ReplicaRecord,
     State,
     VersionRecord,
@@ -66,9 +67,13 @@ def decode_cursor(cursor: str) -> str:
 
 
 def _version(row: Any, replicas: Sequence[ReplicaRecord] = ()) -> VersionRecord:
+    lifecycle = Lifecycle(
+        row.sniffed_type, json.loads(row.tags), tuple(json.loads(row.personal_keys)),
+        row.storage_policy, row.retain_until, row.retention_mode, row.expiry_action, row.purged_at,
+    )  # fmt: skip
     return VersionRecord(
         row.id, row.number, row.state, row.size, row.sha256, row.content_type,
-        json.loads(row.user_metadata), row.created_at, row.created_by, tuple(replicas),
+        json.loads(row.user_metadata), row.created_at, row.created_by, tuple(replicas), lifecycle,
     )  # fmt: skip
 
 

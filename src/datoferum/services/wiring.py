@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from datoferum.adapters.signing import LocalKeySigner, Signer
 from datoferum.adapters.storage import build_storage
 from datoferum.adapters.storage.base import StorageBackend
 from datoferum.config import Settings
@@ -17,9 +18,17 @@ from datoferum.services.access import AccessService
 from datoferum.services.audit import AuditService
 from datoferum.services.background import Background, Loop, every
 from datoferum.services.capture import CaptureService
-from datoferum.services.scheduler import Scheduler
+from datoferum.services.certificates import CertificateService
+from datoferum.services.holds import HoldService
+from datoferum.services.policies import PolicyService, QueryHolds
+from datoferum.services.purge import PurgeService
+from datoferum.services.retention import RetentionService
+from datoferum.services.scheduler import Scheduler, set_schedule
+from datoferum.services.signals import SignalService
 from datoferum.services.sweep import SweepReport, sweep
 from datoferum.services.tokens import TokenService
+from datoferum.services.webhooks import WebhookService
+from datoferum.services.webhooks import loops as webhook_loops
 from datoferum.services.worker import Handler, Worker
 from datoferum.spine import jobs
 from datoferum.spine.catalog import migrate
@@ -38,12 +47,23 @@ class Services:
     capture: CaptureService
     access: AccessService
     audit: AuditService
+    signer: Signer
+    certificates: CertificateService
+    holds: HoldService
+    signals: SignalService
+    purge: PurgeService
+    retention: RetentionService
+    policies: PolicyService
     hash_executor: ThreadPoolExecutor
     #: Job kind -> handler; lifecycle services register theirs when built.
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def sweep(self) -> SweepReport:
         return sweep(self.catalog, self.storage)
+
+    @property
+    def webhooks(self) -> WebhookService:
+        return WebhookService(self.catalog)
 
     def queue_status(self) -> dict[str, Any]:
         """Queue depth, and when the next purge is due and how far purges lag behind."""
@@ -58,7 +78,7 @@ class Services:
         return NewJob(kind, {"name": subject} if subject else {})
 
     def background(self, job_threads: int) -> Background:
-        """Job workers, the scheduler and the periodic sweep, ready to start."""
+        """Job workers, the scheduler, webhook delivery and the periodic sweep, ready to start."""
         settings = self.settings
         loops: list[tuple[str, Loop]] = [
             (f"datoferum-jobs-{n}", Worker(self.catalog, self.handlers).run)
@@ -72,6 +92,7 @@ class Services:
                     every(settings.scheduler_seconds, scheduler.run_once, "scheduler"),
                 )
             )
+        loops += webhook_loops(self.catalog, settings)
         if settings.sweep_interval_seconds > 0:
             loops.append(
                 ("datoferum-sweep", every(settings.sweep_interval_seconds, self.sweep, "sweep"))
@@ -87,8 +108,16 @@ def build_services(settings: Settings) -> Services:
     settings.home.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url, sqlite_synchronous=settings.sqlite_synchronous)
     storage = build_storage(settings)
+    signer = LocalKeySigner.load_or_create(settings.home / "keys")
     hash_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="datoferum-hash")
-    return Services(
+    certificates = CertificateService(catalog, signer)
+    holds = HoldService(catalog, QueryHolds())
+    purge = PurgeService(catalog, {storage.name: storage}, holds, certificates)
+    retention = RetentionService(catalog, purge)
+    policies = PolicyService(catalog, purge)
+    signals = SignalService(catalog)
+    signals.hooks.append(policies.on_signal)
+    services = Services(
         settings=settings,
         catalog=catalog,
         storage=storage,
@@ -98,8 +127,24 @@ def build_services(settings: Settings) -> Services:
         ),
         access=AccessService(catalog, {storage.name: storage}),
         audit=AuditService(catalog),
+        signer=signer,
+        certificates=certificates,
+        holds=holds,
+        signals=signals,
+        purge=purge,
+        retention=retention,
+        policies=policies,
         hash_executor=hash_executor,
     )
+    services.capture.classifier = policies.classify
+    services.handlers.update(
+        {
+            "policy.run": policies.run_job,
+            "retention.sweep": retention.sweep,
+            "purge": lambda ctx: purge.run_job(ctx.payload, ctx.actor).as_dict(),
+        }
+    )
+    return services
 
 
 def bootstrap_admin(services: Services) -> str | None:
@@ -132,6 +177,11 @@ def prepare(settings: Settings) -> str | None:
         if before != after:
             log.info("catalog migrated from %s to %s", before or "empty", after)
         secret = bootstrap_admin(services)
+        with services.catalog.writing() as conn:
+            set_schedule(conn, "retention.sweep", settings.retention_sweep_cron)
+        if settings.policies_directory.is_dir():
+            for applied in services.policies.load_directory(settings.policies_directory):
+                log.info("policy %(name)s version %(version)s: %(change)s", applied)
         report = services.sweep()
         if report.removed or report.completed:
             log.info(

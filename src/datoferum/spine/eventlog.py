@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from datoferum.domain.canonical import canonical_json as canonical_json  # re-exported
 from datoferum.domain.ids import isoformat, new_id, utcnow
 from datoferum.spine.catalog.prepared import Prepared
 from datoferum.spine.catalog.schema import ChainHead, Event
@@ -38,11 +39,6 @@ _MOVE_HEAD = Prepared(
     .where(ChainHead.id == _HEAD_ID)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-
-
-def canonical_json(value: Any) -> str:
-    """The one JSON rendering used wherever bytes are hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

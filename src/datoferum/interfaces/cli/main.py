@@ -11,9 +11,10 @@ import click
 
 from datoferum import __version__
 from datoferum.errors import DatoferumError
-from datoferum.interfaces.cli import admin, catalog, transfer
+from datoferum.interfaces.cli import admin, catalog, certificates, lifecycle, transfer, webhooks
 from datoferum.interfaces.cli.client import DEFAULT_URL, CliError
 from datoferum.interfaces.cli.context import CliContext
+from datoferum.interfaces.cli.policies import policy
 
 if TYPE_CHECKING:
     from datoferum.config import Settings
@@ -98,7 +99,9 @@ def db_upgrade(home: Path | None) -> None:
 
 for command in (
     transfer.put, transfer.get, catalog.list_files, catalog.info, catalog.events,
-    admin.token, admin.audit, admin.whoami,
+    admin.token, admin.audit, admin.whoami, certificates.certificate, certificates.key,
+    webhooks.webhook, lifecycle.hold, lifecycle.purge, lifecycle.signal,
+    policy,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -18,7 +18,21 @@ from datoferum.config import Settings
 from datoferum.errors import DatoferumError
 from datoferum.interfaces.http import openapi, problems
 from datoferum.interfaces.http.context import RequestIdMiddleware
-from datoferum.interfaces.http.routes import audit, data, files, health, jobs, tokens
+from datoferum.interfaces.http.routes import (
+    audit,
+    certificates,
+    data,
+    files,
+    health,
+    holds,
+    jobs,
+    policies,
+    purge,
+    retention,
+    signals,
+    tokens,
+    webhooks,
+)
 from datoferum.interfaces.http.routing import route
 from datoferum.services.wiring import build_services
 from datoferum.spine.catalog import migrate
@@ -50,6 +64,13 @@ ROUTES = [
     Route("/api/v1/tokens/{token_id}", tokens.revoke_token, methods=["DELETE"]),
     Route("/api/v1/whoami", tokens.whoami, methods=["GET"]),
     *jobs.ROUTES,
+    *certificates.ROUTES,
+    *webhooks.ROUTES,
+    *holds.ROUTES,
+    *signals.ROUTES,
+    *purge.ROUTES,
+    *retention.ROUTES,
+    *policies.ROUTES,
 ]
 
 

@@ -10,10 +10,19 @@ from typing import Any
 
 from datoferum import __version__
 from datoferum.interfaces.http.apidoc import ERRORS, PROBLEM, json_body, path, query, ref
-from datoferum.interfaces.http.routes import jobs
+from datoferum.interfaces.http.routes import (
+    certificates,
+    holds,
+    jobs,
+    policies,
+    purge,
+    retention,
+    signals,
+    webhooks,
+)
 
 #: Route modules that describe their own paths (``PATHS``).
-RESOURCE_MODULES = [jobs]
+RESOURCE_MODULES = [jobs, certificates, webhooks, holds, signals, purge, retention, policies]
 
 _DATA_PARAMS = [
     path("collection", "Collection name: lowercase letters, digits, '.', '_', '-'."),

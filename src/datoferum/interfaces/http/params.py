@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 
@@ -37,3 +39,19 @@ def time_param(request: Request, name: str) -> datetime | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
+
+
+async def json_object(request: Request, limit: int = 64 * 1024) -> dict[str, Any]:
+    """The request body as a JSON object, refusing bodies over ``limit`` bytes early."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise InvalidInput(f"the JSON body is larger than {limit} bytes")
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return body

@@ -20,6 +20,8 @@ def serve(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO; webhook URLs may carry a receiver's key.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     secret = prepare(settings)
     if secret is not None:
         print(

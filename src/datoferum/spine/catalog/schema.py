@@ -102,6 +102,7 @@ class Version(Base):
     user_metadata: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(255))
+    sniffed_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
     tags: Mapped[str] = mapped_column(Text, server_default="{}")
     personal_keys: Mapped[str] = mapped_column(Text, server_default="[]")
     storage_policy: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -310,6 +311,9 @@ class Link(Base):
 
 
 class WebhookSubscription(Base):
+    """Where to send which events. ``after_seq`` is the event log's head when the subscription
+    was made: it receives only later events, so a new receiver is not flooded with history."""
+
     __tablename__ = "webhook_subscriptions"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -318,6 +322,7 @@ class WebhookSubscription(Base):
     event_types: Mapped[str] = mapped_column(Text)
     collection: Mapped[str | None] = mapped_column(String(63), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean)
+    after_seq: Mapped[int] = mapped_column(SEQUENCE)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(255))
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,30 +11,15 @@ from starlette.responses import JSONResponse, Response
 from datoferum.domain.roles import Permission
 from datoferum.errors import InvalidInput
 from datoferum.interfaces.http.context import services_of
+from datoferum.interfaces.http.params import json_object
 from datoferum.interfaces.http.security import authorize
 
-MAX_BODY = 64 * 1024
 MAX_LIFETIME_DAYS = 3660
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise InvalidInput(f"the JSON body is larger than {MAX_BODY} bytes")
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body
 
 
 async def create_token(request: Request) -> Response:
     actor = await authorize(request, Permission.MANAGE_TOKENS)
-    body = await _json_object(request)
+    body = await json_object(request)
     name, role, days = body.get("name"), body.get("role"), body.get("expires_in_days")
     if not isinstance(name, str) or not isinstance(role, str):
         raise InvalidInput(

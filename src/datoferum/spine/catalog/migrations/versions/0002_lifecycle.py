@@ -29,6 +29,7 @@ def _table(name: str, *items: Any, primary: list[str]) -> None:
 
 def upgrade() -> None:
     with op.batch_alter_table("versions") as batch:
+        batch.add_column(sa.Column("sniffed_type", sa.String(255), nullable=True))
         batch.add_column(sa.Column("tags", sa.Text(), server_default="{}", nullable=False))
         batch.add_column(sa.Column("personal_keys", sa.Text(), server_default="[]", nullable=False))
         batch.add_column(sa.Column("storage_policy", sa.String(64), nullable=True))
@@ -181,6 +182,7 @@ def upgrade() -> None:
         sa.Column("event_types", sa.Text(), nullable=False),
         sa.Column("collection", sa.String(63), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("after_seq", SEQUENCE, nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("created_by", sa.String(255), nullable=False),
         primary=["id"],
@@ -235,6 +237,6 @@ def downgrade() -> None:
         batch.drop_index(op.f("ix_versions_retain_until"))
         for column in (
             "purged_at", "expiry_action", "retention_cause", "retention_mode", "retain_until", "storage_policy",
-            "personal_keys", "tags",
+            "personal_keys", "tags", "sniffed_type",
         ):  # fmt: skip
             batch.drop_column(column)

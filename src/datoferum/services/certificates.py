@@ -1,0 +1,269 @@
+"""Signed deletion certificates: issued when a version is purged, kept, and served.
+
+A certificate states, under the server's Ed25519 signature, which bytes (sha256, size) of which
+file version were deleted from which replicas, when, by whom and why, and which ``file.purged``
+event of the hash chain records it. Anyone holding the server's public key can check it offline
+(:func:`verify`), long after the catalog has forgotten the file: that is its purpose, so
+certificates are never tied to the file's rows and outlive them.
+
+:meth:`CertificateService.issue` runs inside the purge's own transaction, after the purge has
+appended its ``file.purged`` event: the tombstone, the event and the certificate commit together
+or not at all, and a certificate can only name a chain position that really holds its purge.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from datoferum.adapters.signing import Signer
+from datoferum.domain.canonical import canonical_json
+from datoferum.domain.certificates import ALGORITHM, FORMAT, verify
+from datoferum.domain.ids import is_id, isoformat, new_id, utcnow
+from datoferum.errors import InvalidInput, NotFound
+from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.schema import Certificate, Event
+
+__all__ = [
+    "CertificateRecord",
+    "CertificateService",
+    "DeletedReplica",
+    "DeletionFacts",
+    "verify",
+]
+
+PURGE_EVENT = "file.purged"
+
+
+@dataclass(frozen=True)
+class DeletedReplica:
+    """One copy of the bytes that was deleted; ``verified`` if the backend no longer has it."""
+
+    backend: str
+    key: str
+    deleted_at: datetime
+    verified: bool
+
+
+@dataclass(frozen=True)
+class DeletionFacts:
+    """Everything a certificate states, as the purge established it."""
+
+    file_id: str
+    collection: str
+    path: str
+    version: int
+    sha256: str
+    size: int
+    replicas: Sequence[DeletedReplica]
+    #: Why: e.g. {"policy": "raw-video", "policy_version": 3}, {"request": "erasure:<id>"}.
+    cause: Mapping[str, Any]
+    #: Who is responsible, e.g. "token:abc123" or "policy:raw-video".
+    actor: str
+    purged_at: datetime
+    #: The ``file.purged`` event this certificate belongs to.
+    event_seq: int
+    event_hash: str
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    id: str
+    file_id: str
+    version: int
+    document: dict[str, Any]
+    signature: str
+    key_id: str
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """The exportable certificate: all :func:`verify` needs besides the public key."""
+        return {
+            "certificate": self.document,
+            "signature": self.signature,
+            "key_id": self.key_id,
+            "algorithm": ALGORITHM,
+        }
+
+
+def _utc(moment: datetime) -> datetime:
+    """Naive UTC (the catalog's convention); an aware time is converted, not misread."""
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _is_sha256(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _check_cause(cause: Mapping[str, Any]) -> None:
+    if not isinstance(cause, Mapping) or not cause:
+        raise InvalidInput("a deletion certificate needs a cause (policy, request or reason)")
+    try:
+        # allow_nan=False: NaN would make the document invalid JSON for every other verifier.
+        json.dumps(dict(cause), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"the cause of a deletion must be plain JSON: {error}") from None
+
+
+def _check(facts: DeletionFacts) -> None:
+    """Refuse facts that would make a wrong certificate: once signed it cannot be taken back."""
+    problems = []
+    if not is_id(facts.file_id):
+        problems.append(f"file id {facts.file_id!r} is not an id")
+    if not facts.collection or not facts.path:
+        problems.append("collection and path must be given")
+    if isinstance(facts.version, bool) or facts.version < 1:
+        problems.append(f"version must be 1 or more, got {facts.version!r}")
+    if not _is_sha256(facts.sha256):
+        problems.append(f"sha256 {facts.sha256!r} is not 64 lowercase hex digits")
+    if isinstance(facts.size, bool) or facts.size < 0:
+        problems.append(f"size must be 0 or more, got {facts.size!r}")
+    if not facts.actor:
+        problems.append("the actor must be given")
+    if facts.event_seq < 1 or not _is_sha256(facts.event_hash):
+        problems.append("event_seq and event_hash must name an event of the chain")
+    problems += [
+        f"replica {number} needs a backend and a key"
+        for number, replica in enumerate(facts.replicas, start=1)
+        if not replica.backend or not replica.key
+    ]
+    if problems:
+        raise InvalidInput("cannot certify this deletion: " + "; ".join(problems))
+    _check_cause(facts.cause)
+
+
+def _check_chain(conn: Connection, facts: DeletionFacts) -> None:
+    """The named event must exist, be this version's purge, and have the hash given."""
+    row = conn.execute(
+        select(Event.type, Event.file_id, Event.version, Event.hash).where(
+            Event.seq == facts.event_seq
+        )
+    ).one_or_none()
+    if row is None:
+        raise InvalidInput(f"cannot certify: the event log has no event {facts.event_seq}")
+    if row.hash != facts.event_hash:
+        raise InvalidInput(
+            f"cannot certify: event {facts.event_seq} has hash {row.hash}, not {facts.event_hash}"
+        )
+    if (
+        row.type != PURGE_EVENT
+        or row.file_id != facts.file_id
+        or (row.version is not None and row.version != facts.version)
+    ):
+        raise InvalidInput(
+            f"cannot certify: event {facts.event_seq} is {row.type!r} of "
+            f"{row.file_id} version {row.version}, not the {PURGE_EVENT} of {facts.file_id} "
+            f"version {facts.version}"
+        )
+
+
+def _document(
+    certificate_id: str, issued_at: datetime, issuer: str, facts: DeletionFacts
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "id": certificate_id,
+        "issued_at": isoformat(issued_at),
+        "issuer": issuer,
+        "file": {"id": facts.file_id, "collection": facts.collection, "path": facts.path},
+        "version": facts.version,
+        "sha256": facts.sha256,
+        "size": facts.size,
+        "replicas": [
+            {
+                "backend": replica.backend,
+                "key": replica.key,
+                "deleted_at": isoformat(_utc(replica.deleted_at)),
+                "verified": bool(replica.verified),
+            }
+            for replica in facts.replicas
+        ],
+        "cause": dict(facts.cause),
+        "actor": facts.actor,
+        "purged_at": isoformat(_utc(facts.purged_at)),
+        "chain": {"seq": facts.event_seq, "hash": facts.event_hash},
+    }
+
+
+def _record(row: Any) -> CertificateRecord:
+    return CertificateRecord(
+        row.id, row.file_id, row.version, json.loads(row.document), row.signature, row.key_id,
+        row.created_at,
+    )  # fmt: skip
+
+
+class CertificateService:
+    def __init__(self, catalog: Catalog, signer: Signer) -> None:
+        self.catalog = catalog
+        self.signer = signer
+
+    def issue(
+        self, conn: Connection, facts: DeletionFacts, certificate_id: str | None = None
+    ) -> CertificateRecord:
+        """Sign and store the certificate of a purge, inside the caller's transaction.
+
+        ``certificate_id`` lets the purge name the certificate in its ``file.purged`` event
+        before the certificate exists. The stored document is the exact signed text.
+        """
+        certificate_id = certificate_id or new_id()
+        if not is_id(certificate_id):
+            raise InvalidInput(f"certificate id {certificate_id!r} is not 32 hex digits")
+        _check(facts)
+        _check_chain(conn, facts)
+        now = utcnow()
+        document = _document(certificate_id, now, self.signer.key_id, facts)
+        text = canonical_json(document)
+        signature = base64.b64encode(self.signer.sign(text.encode("utf-8"))).decode("ascii")
+        record = CertificateRecord(
+            certificate_id, facts.file_id, facts.version, json.loads(text), signature,
+            self.signer.key_id, now,
+        )  # fmt: skip
+        # A faulty signer (or a key id computed another way) must fail the purge here, not
+        # surface years later when an auditor checks the certificate.
+        verify(record.as_dict(), self.signer.public_key_pem())
+        conn.execute(
+            insert(Certificate).values(
+                id=certificate_id,
+                file_id=facts.file_id,
+                version=facts.version,
+                document=text,
+                signature=signature,
+                key_id=self.signer.key_id,
+                created_at=now,
+            )
+        )
+        return record
+
+    def get(self, certificate_id: str) -> CertificateRecord:
+        if not is_id(certificate_id):
+            raise NotFound(
+                f"there is no certificate with id {certificate_id!r} (ids are 32 hex digits)"
+            )
+        with self.catalog.reading() as conn:
+            row = conn.execute(
+                select(Certificate.__table__).where(Certificate.id == certificate_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"there is no certificate with id {certificate_id}")
+        return _record(row)
+
+    def for_file(self, file_id: str) -> list[CertificateRecord]:
+        """A file's certificates, by version then issue time. Certificates outlive the file's
+        record, so an id the catalog no longer knows may still have some."""
+        if not is_id(file_id):
+            raise NotFound(f"there is no file with id {file_id!r} (ids are 32 hex digits)")
+        with self.catalog.reading() as conn:
+            rows = conn.execute(
+                select(Certificate.__table__)
+                .where(Certificate.file_id == file_id)
+                .order_by(Certificate.version, Certificate.created_at, Certificate.id)
+            ).all()
+        return [_record(row) for row in rows]

@@ -1,0 +1,106 @@
+"""Signals: named facts that outside processes report about a file ("published", "consumed",
+"approved-for-deletion"). Each is an event on the file's record, and policies may count time
+from one ("purge 30 days after consumed")."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from datoferum.domain.ids import is_id
+from datoferum.domain.records import State
+from datoferum.domain.roles import Principal
+from datoferum.errors import Conflict, InvalidInput, NotFound
+from datoferum.spine import eventlog
+from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.schema import File, Signal
+from datoferum.spine.eventlog import EventRecord, NewEvent
+
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+MAX_DATA_BYTES = 16 * 1024
+
+#: Called after a signal is committed, with the file id and the signal name (the policy engine
+#: uses it to start retention clocks that count from that signal).
+SignalHook = Callable[[str, str], None]
+
+
+def check_signal(name: Any, data: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise InvalidInput(
+            f"signal name {name!r} is invalid: use up to 64 lowercase letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit (e.g. 'consumed')"
+        )
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise InvalidInput("signal data must be a JSON object")
+    if len(json.dumps(data)) > MAX_DATA_BYTES:
+        raise InvalidInput(f"signal data is larger than {MAX_DATA_BYTES} bytes")
+    return name, data
+
+
+def latest_signals(conn: Connection, file_id: str) -> dict[str, datetime]:
+    """The newest time each signal was received for the file."""
+    rows = conn.execute(
+        select(Signal.name, func.max(Signal.at))
+        .where(Signal.file_id == file_id)
+        .group_by(Signal.name)
+    )
+    return dict(rows.tuples().all())
+
+
+class SignalService:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.hooks: list[SignalHook] = []
+
+    def record(
+        self,
+        conn: Connection,
+        actor: str,
+        file_id: str,
+        name: str,
+        data: Mapping[str, Any],
+        correlation_id: str = "",
+    ) -> EventRecord:
+        """Record a checked signal inside the caller's transaction."""
+        row = (
+            conn.execute(select(File.latest_version, File.state).where(File.id == file_id)).first()
+            if is_id(file_id)
+            else None
+        )
+        if row is None:
+            raise NotFound(f"there is no file with id {file_id!r}")
+        if row.state in (State.PURGING, State.PURGED):
+            raise Conflict(f"file {file_id} is {row.state}; signals can no longer change its life")
+        # The row takes the event's time, so both records of the signal agree exactly.
+        (event,) = eventlog.append(
+            conn,
+            [
+                NewEvent(
+                    "file.signal", actor, file_id, row.latest_version,
+                    {"name": name, "data": dict(data)}, correlation_id,
+                )
+            ],
+        )  # fmt: skip
+        conn.execute(
+            insert(Signal).values(
+                file_id=file_id, version=row.latest_version, name=name,
+                data=json.dumps(dict(data), ensure_ascii=False), at=event.time, actor=actor,
+            )
+        )  # fmt: skip
+        return event
+
+    def send(
+        self, actor: Principal, file_id: str, name: Any, data: Any, correlation_id: str = ""
+    ) -> EventRecord:
+        name, data = check_signal(name, data)
+        with self.catalog.writing() as conn:
+            event = self.record(conn, actor.subject, file_id, name, data, correlation_id)
+        for hook in self.hooks:
+            hook(file_id, name)
+        return event
