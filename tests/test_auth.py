@@ -1,7 +1,8 @@
 """Authentication and authorization: who may call what, and how a bad token is refused.
 
-Every endpoint except ``/healthz``, ``/readyz`` and ``/openapi.json`` needs a bearer token; the
-role of the token decides what it may do. Secrets are kept only as hashes and never logged.
+Every endpoint except ``/healthz``, ``/readyz``, ``/openapi.json`` and pick-and-go link downloads
+(``/l/{secret}``, where the secret is the credential) needs a bearer token; the role of the token
+decides what it may do. Secrets are kept only as hashes and never logged.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from conftest import ADMIN_TOKEN, LiveServer
 ROLES = ("admin", "producer", "consumer", "auditor")
 EVERYONE = frozenset(ROLES)
 PUBLIC = ("/healthz", "/readyz", "/openapi.json")
+#: Public too, but the address itself is the credential (tested in test_links.py).
+PUBLIC_BY_SECRET = ("/l/{secret}",)
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,23 @@ ENDPOINTS = [
              frozenset({"admin"}), 404),
     Endpoint("run-policy", "POST", "/api/v1/policies/none/run", "/api/v1/policies/{name}/run",
              frozenset({"admin"}), 404, {"dry_run": True}),
+    Endpoint("bulk-signals", "POST", "/api/v1/signals", "/api/v1/signals", frozenset({"admin"}),
+             200, {"name": "matrix", "query": [{"collection": "{collection}"}], "dry_run": True}),
+    Endpoint("reclassify", "POST", "/api/v1/classify", "/api/v1/classify", frozenset({"admin"}),
+             202, {"query": [{"collection": "{collection}"}]}),
+    Endpoint("create-link", "POST", "/api/v1/files/{file_id}/links",
+             "/api/v1/files/{file_id}/links", frozenset({"admin", "consumer"}), 201,
+             {"max_picks": 1}),
+    Endpoint("list-links", "GET", "/api/v1/files/{file_id}/links",
+             "/api/v1/files/{file_id}/links", frozenset({"admin", "consumer", "auditor"}), 200),
+    Endpoint("revoke-link", "DELETE", "/api/v1/links/" + "0" * 32, "/api/v1/links/{link_id}",
+             frozenset({"admin", "consumer"}), 404),
     Endpoint("purge", "POST", "/api/v1/files/" + "0" * 32 + "/purge",
              "/api/v1/files/{file_id}/purge", frozenset({"admin"}), 404, {"reason": "matrix"}),
+    Endpoint("erasure", "POST", "/api/v1/erasure", "/api/v1/erasure", frozenset({"admin"}), 200,
+             {"value": "matrix-{role}", "reason": "matrix"}),
+    Endpoint("get-erasure", "GET", "/api/v1/erasure/" + "0" * 32, "/api/v1/erasure/{request_id}",
+             frozenset({"admin"}), 404),
 ]  # fmt: skip
 ENDPOINT_IDS = [e.name for e in ENDPOINTS]
 BY_NAME = {e.name: e for e in ENDPOINTS}
@@ -126,6 +144,17 @@ def place(server: LiveServer) -> dict[str, str]:
         answer = client.put(f"/api/v1/data/{collection}/shared.bin", content=b"shared bytes")
         assert answer.status_code == 201, answer.text
     return {"collection": collection, "file_id": answer.json()["id"]}
+
+
+def _filled(value: Any, names: dict[str, str]) -> Any:
+    """``value`` with every string's {placeholders} filled, however deep."""
+    if isinstance(value, str):
+        return value.format(**names)
+    if isinstance(value, dict):
+        return {key: _filled(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_filled(item, names) for item in value]
+    return value
 
 
 def call(
@@ -144,10 +173,7 @@ def call(
     with httpx.Client(base_url=server.url, timeout=30) as client:
         if endpoint.method == "PUT":
             return client.put(url, content=b"bytes from " + role.encode(), headers=headers)
-        body = endpoint.json and {
-            key: value.format(role=role, **place) if isinstance(value, str) else value
-            for key, value in endpoint.json.items()
-        }
+        body = _filled(endpoint.json, {"role": role, **place})
         return client.request(endpoint.method, url, json=body, headers=headers)
 
 
@@ -268,7 +294,7 @@ def test_the_matrix_covers_every_documented_endpoint(server: LiveServer) -> None
     documented = set()
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            if path in PUBLIC:
+            if path in PUBLIC or path in PUBLIC_BY_SECRET:
                 assert operation.get("security") == [], (method, path)
                 continue
             assert operation.get("security") != [], f"{method} {path} claims to be public"

@@ -19,8 +19,8 @@ def _routes() -> set[tuple[str, str]]:
         if path == "/api/v1/data/{collection}":
             continue  # only answers with guidance: the path after the collection is missing
         for method in route.methods or ():
-            # Starlette answers HEAD wherever GET exists; only the data endpoint documents it.
-            if method != "HEAD" or path.startswith("/api/v1/data/"):
+            # Starlette answers HEAD wherever GET exists; only downloads document it.
+            if method != "HEAD" or path.startswith(("/api/v1/data/", "/l/")):
                 found.add((path, method.lower()))
     return found
 

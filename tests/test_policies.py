@@ -201,3 +201,113 @@ policies:
         assert version["retention"]["then"] == "purge"
         set_event = [e for e in _events(client, file["id"]) if e["type"] == "file.retention_set"]
         assert set_event and set_event[0]["actor"] == f"policy:{collection}-after-consumed"
+
+
+def test_bulk_signal_by_query_with_exact_plan(server: LiveServer, collection: str) -> None:
+    with server.client() as client:
+        ids = [_upload(client, collection, f"ep/{n}.mp4", MP4_HEAD).json()["id"] for n in range(3)]
+        other = _upload(client, collection, "trailer/t.mp4", MP4_HEAD).json()["id"]
+        body = {"name": "published", "query": [{"collection": collection}, {"path": "ep/*"}]}
+        preview = client.post("/api/v1/signals", json={**body, "dry_run": True}).json()
+        assert preview["files"] == 3
+        late = _upload(client, collection, "ep/late.mp4", MP4_HEAD).json()["id"]
+        job = client.post("/api/v1/signals", json={**body, "plan": preview["plan_id"]})
+        assert job.status_code == 202
+        done = _wait_job(client, job.json()["id"])
+        assert done["result"] == {"signal": "published", "files": 3, "sent": 3, "skipped": 0}
+        got = {
+            i: [e for e in _events(client, i) if e["type"] == "file.signal"]
+            for i in [*ids, other, late]
+        }
+        assert all(len(got[i]) == 1 for i in ids) and not got[other] and not got[late]
+        assert got[ids[0]][0]["details"]["name"] == "published"
+        bad = client.post("/api/v1/signals", json={"name": "published", "query": [{"colour": 1}]})
+        assert bad.status_code == 400
+
+
+def test_reclassification_applies_todays_capture_policies(
+    server: LiveServer, collection: str
+) -> None:
+    with server.client() as client:
+        old = _upload(client, collection, "old.mp4", MP4_HEAD).json()
+        assert old["tags"] == {}
+        text = f"""
+policies:
+  - name: {collection}-later
+    resource: file
+    mode: {{type: capture}}
+    filters:
+      - collection: {collection}
+    actions:
+      - tag: {{reviewed: "yes"}}
+      - retention: {{days: 10, from: capture, mode: governance, then: notify}}
+"""
+        _apply(client, text)
+        started = client.post("/api/v1/classify", json={"query": [{"collection": collection}]})
+        assert started.status_code == 202
+        done = _wait_job(client, started.json()["id"])
+        assert done["result"]["outcomes"] == {"classified": 1}, done
+        version = client.get(f"/api/v1/files/{old['id']}").json()["versions"][0]
+        assert version["tags"] == {"reviewed": "yes"}
+        assert version["retention"]["then"] == "notify"
+        classified = [e for e in _events(client, old["id"]) if e["type"] == "file.classified"]
+        assert classified[-1]["actor"] == "reclassification"
+        _apply(client, text.replace("type: capture", "type: manual"))
+
+
+def test_policy_cli(server: LiveServer, collection: str, tmp_path: Any) -> None:
+    name = f"{collection}-cli"
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        f"policies:\n  - name: {name}\n    resource: file\n    mode: {{type: manual}}\n"
+        f"    filters:\n      - collection: {collection}\n    actions:\n      - tag: {{a: b}}\n"
+    )
+    with server.client() as client:
+        file_id = _upload(client, collection, "x.mp4", MP4_HEAD).json()["id"]
+    assert server.cli("policy", "validate", str(path), token=None).returncode == 0
+    applied = server.cli("policy", "apply", str(path))
+    assert applied.returncode == 0 and "version 1 (created)" in applied.stdout, applied.stderr
+    preview = server.cli("policy", "run", name, "--dry-run")
+    assert preview.returncode == 0 and file_id in preview.stdout
+    plan_id = preview.stdout.split("--plan ")[1].split(")")[0]
+    ran = server.cli("policy", "run", name, "--plan", plan_id, "--wait")
+    assert ran.returncode == 0 and "succeeded" in ran.stdout, ran.stderr
+    assert name in server.cli("policy", "list").stdout
+    assert "tag: {a: b}" in server.cli("policy", "show", name).stdout
+    missing = server.cli("policy", "run", "no-such-policy")
+    assert missing.returncode != 0 and missing.stderr.count("\n") == 1
+
+
+def test_scheduled_policy_runs_when_due(server: LiveServer, collection: str) -> None:
+    from datoferum.config import Settings
+    from datoferum.services.scheduler import Scheduler
+    from datoferum.services.wiring import build_services
+
+    name = f"{collection}-nightly"
+    text = f"""
+policies:
+  - name: {name}
+    resource: file
+    mode: {{type: periodic, schedule: "0 3 * * *"}}
+    filters:
+      - collection: {collection}
+    actions:
+      - notify: {{message: nightly check}}
+"""
+    with server.client() as client:
+        file_id = _upload(client, collection, "n.mp4", MP4_HEAD).json()["id"]
+        _apply(client, text)
+    services = build_services(Settings(home=server.home))
+    try:
+        queued = Scheduler(services.catalog, services.scheduled_job).run_once(
+            datetime.utcnow() + timedelta(days=1, hours=1)
+        )
+    finally:
+        services.close()
+    mine = [job for job in queued if job.payload.get("name") == name]
+    assert len(mine) == 1 and mine[0].kind == "policy.run"
+    with server.client() as client:
+        assert _wait_job(client, mine[0].id)["state"] == "succeeded"
+        notes = [e for e in _events(client, file_id) if e["type"] == "policy.notified"]
+        assert notes and notes[0]["details"]["message"] == "nightly check"
+        assert notes[0]["details"]["requested_by"] == f"schedule:policy.run:{name}"

@@ -55,6 +55,7 @@ def test_curl_examples_run_verbatim(tmp_path: Path) -> None:
         assert (tmp_path / "copy.mp4").read_bytes() == original
         assert (tmp_path / "v1.mp4").read_bytes() == original
         assert (tmp_path / "first-kib.bin").read_bytes() == original[:1024]
+        assert (tmp_path / "picked.mp4").read_bytes() == original
         assert json.loads((tmp_path / "openapi.json").read_text())["openapi"].startswith("3.")
         assert '"ok":true' in run.stdout.replace(" ", "")
         with server.client(token=(tmp_path / "data" / "admin.token").read_text().strip()) as c:

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         le=64,
         description="Job worker threads per server process (0: leave jobs to `datoferum worker`).",
     )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=86400,
+        description="How long a claimed job stays with its worker between heartbeats; after a "
+        "crash, another worker takes the job over once this has run out.",
+    )
     policy_dir: Path | None = Field(
         default=None,
         description="Policy YAML files applied at start-up; default `<home>/policies`.",
@@ -109,6 +116,12 @@ class Settings(BaseSettings):
         le=100,
         description="Attempts per webhook delivery before it is marked `dead`; retries back off "
         "exponentially, from about 2 s up to 10 minutes apart.",
+    )
+    subject_key: str = Field(
+        default="subject",
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+        description="Metadata key that names a file's data subject (`X-Meta-Subject`); erasure "
+        "requests match on it unless they name another key.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."

@@ -98,6 +98,13 @@ class NotFound(DatoferumError):
     title = "Not found"
 
 
+class Gone(DatoferumError):
+    """Something that existed and no longer serves: a used-up, expired or revoked link."""
+
+    code = "gone"
+    title = "Gone"
+
+
 class RangeNotSatisfiable(DatoferumError):
     code = "range-not-satisfiable"
     title = "Range not satisfiable"

@@ -89,8 +89,11 @@ def _replicas(conn: Connection, version_ids: Sequence[str]) -> dict[str, list[Re
     return found
 
 
-def get_file(conn: Connection, file_id: str, *, with_versions: bool = True) -> FileRecord:
-    """The record of one file, with every version (newest first)."""
+def get_file(
+    conn: Connection, file_id: str, *, with_versions: bool = True, version: int | None = None
+) -> FileRecord:
+    """The record of one file, with every version (newest first) and ``current`` set to
+    ``version`` (default newest)."""
     if not is_id(file_id):
         raise NotFound(f"there is no file with id {file_id!r} (ids are 32 hex digits)")
     found = conn.execute(
@@ -100,7 +103,7 @@ def get_file(conn: Connection, file_id: str, *, with_versions: bool = True) -> F
     ).one_or_none()
     if found is None:
         raise NotFound(f"there is no file with id {file_id}")
-    return _with_versions(conn, found, number=None, all_versions=with_versions)
+    return _with_versions(conn, found, number=version, all_versions=with_versions)
 
 
 def find_file(

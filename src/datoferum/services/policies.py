@@ -338,6 +338,16 @@ class PolicyService:
         """The ``policy.run`` job: evaluate (or take the plan) and act on each file."""
         name = str(context.payload["name"])
         plan_id = context.payload.get("plan")
+        # Purges of this policy that a crash (or a failing backend) stopped half-way are left
+        # "purging", which evaluation no longer selects: finish them first.
+        counts: dict[str, int] = {}
+        resumed = self.purge.interrupted(policy=name)
+        for stopped in resumed:
+            outcome = self.purge.purge(
+                stopped.file_id, stopped.version, cause=stopped.cause, actor=stopped.actor,
+                correlation_id=stopped.correlation_id,
+            ).outcome  # fmt: skip
+            counts[outcome] = counts.get(outcome, 0) + 1
         if plan_id:
             with self.catalog.writing() as conn:
                 stored = self._current(conn, name)
@@ -347,7 +357,6 @@ class PolicyService:
                 raise Conflict(f"policy {name} changed since the plan was made; preview again")
         else:
             stored, items = self.evaluate(name)
-        counts: dict[str, int] = {}
         for done, item in enumerate(items, 1):
             for outcome in self._act(
                 stored, item.file_id, item.version, context.job.id, context.actor
@@ -355,7 +364,10 @@ class PolicyService:
                 counts[outcome] = counts.get(outcome, 0) + 1
             context.progress(done, len(items))
         context.progress(len(items), len(items), force=True)
-        return {"policy": stored.label, "files": len(items), "outcomes": counts}
+        return {
+            "policy": stored.label, "files": len(items), "resumed": len(resumed),
+            "outcomes": counts,
+        }  # fmt: skip
 
     def _act(
         self, stored: StoredPolicy, file_id: str, number: int, job_id: str, requested_by: str
@@ -417,6 +429,66 @@ class PolicyService:
             raise InvalidInput(f"action {action.kind!r} cannot run outside capture")
         eventlog.append(conn, [NewEvent(kind, actor, file_id, number, details)])
         return kind.split(".", 1)[1]
+
+    # -- queries, bulk signals, re-classification ---------------------------------------------
+
+    def select(self, filters: Sequence[Any], action: str) -> list[PlanItem]:
+        """The newest versions of the live files a saved query (policy filters) selects."""
+        query, now = check_filters(filters), utcnow()
+        wants_signals = "signal" in query.document
+        selected = []
+        with self.catalog.reading() as conn:
+            for row in self._candidates(conn, query, now):
+                signals = latest_signals(conn, row.file_id) if wants_signals else {}
+                if query.matches(_row_facts(row, signals), now):
+                    selected.append(PlanItem(row.file_id, row.number, action))
+                    if len(selected) > plans.MAX_ITEMS:
+                        break
+        return selected
+
+    def reclassify_job(self, context: JobContext) -> dict[str, Any]:
+        """The ``reclassify`` job: judge existing files by today's capture-mode policies.
+
+        What capture would decide now is applied the way policy runs apply it: tags merge,
+        retention only grows, and a rejection (which cannot undo a stored file) is recorded.
+        """
+        items = self.select(context.payload.get("query") or [], "reclassify")
+        counts: dict[str, int] = {}
+        for done, item in enumerate(items, 1):
+            outcome = self._reclassify(item.file_id, item.version, context.actor)
+            counts[outcome] = counts.get(outcome, 0) + 1
+            context.progress(done, len(items))
+        return {"files": len(items), "outcomes": counts}
+
+    def _reclassify(self, file_id: str, number: int, requested_by: str) -> str:
+        with self.catalog.writing() as conn:
+            row = _file_view(conn, file_id)
+            if row is None or row.number != number or row.state != State.STORED:
+                return "skipped"
+            decided = self.classify(_row_facts(row, latest_signals(conn, file_id)))
+            if not decided.applied:
+                return "unmatched"
+            actor = "reclassification"
+            version = conn.execute(
+                select(Version.__table__).where(Version.id == row.version_id)
+            ).one()
+            tags = {**json.loads(version.tags), **decided.tags}
+            personal = sorted(set(json.loads(version.personal_keys)) | decided.personal)
+            conn.execute(
+                update(Version)
+                .where(Version.id == row.version_id)
+                .values(
+                    tags=json.dumps(tags, ensure_ascii=False), personal_keys=json.dumps(personal),
+                    storage_policy=decided.storage_policy or version.storage_policy,
+                )
+            )  # fmt: skip
+            if decided.retention is not None:
+                apply_rule(conn, row.version_id, decided.retention, actor)
+            details = {**decided.as_details(), "requested_by": requested_by}
+            if decided.rejected:
+                details["would_reject"] = decided.rejected
+            eventlog.append(conn, [NewEvent("file.classified", actor, file_id, number, details)])
+        return "classified"
 
     # -- signals -------------------------------------------------------------------------------
 

@@ -30,8 +30,19 @@ from datoferum.services.holds import HoldService
 from datoferum.services.plans import PlanItem
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
-from datoferum.spine.catalog.schema import Collection, File, Replica, Version
+from datoferum.spine.catalog.schema import Collection, Event, File, Replica, Version
 from datoferum.spine.eventlog import NewEvent
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A purge that passed its first step and was stopped (by a crash) before its last."""
+
+    file_id: str
+    version: int
+    cause: dict[str, Any]
+    actor: str
+    correlation_id: str
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,38 @@ class PurgeService:
         self.holds = holds
         self.certificates = certificates
 
+    def interrupted(self, *, policy: str) -> list[Interrupted]:
+        """Purges of newest versions that ``policy`` started and never finished, each with the
+        cause, actor and correlation id its ``file.purge_started`` event recorded, so finishing
+        it certifies the purge exactly as it began. (Policies act on newest versions only, and
+        those are found through the files' state index.)"""
+        found = []
+        with self.catalog.reading() as conn:
+            files = conn.execute(
+                select(File.id, File.latest_version).where(File.state == State.PURGING)
+            ).all()
+            for file in files:
+                started = conn.execute(
+                    select(Event.actor, Event.details, Event.correlation_id)
+                    .where(
+                        Event.file_id == file.id, Event.version == file.latest_version,
+                        Event.type == "file.purge_started",
+                    )
+                    .order_by(Event.seq.desc())
+                    .limit(1)
+                ).first()  # fmt: skip
+                if started is None:
+                    continue
+                cause = json.loads(started.details).get("cause") or {}
+                if cause.get("policy") == policy:
+                    found.append(
+                        Interrupted(
+                            file.id, file.latest_version, cause, started.actor,
+                            started.correlation_id,
+                        )
+                    )  # fmt: skip
+        return found
+
     def versions_of(self, file_id: str) -> list[int]:
         with self.catalog.reading() as conn:
             numbers = conn.execute(
@@ -130,8 +173,14 @@ class PurgeService:
         actor: str,
         correlation_id: str = "",
         bypass_governance: bool = False,
+        erase_keys: Sequence[str] = (),
     ) -> PurgeOutcome:
-        """Purge one version (or finish an interrupted purge of it)."""
+        """Purge one version (or finish an interrupted purge of it).
+
+        ``erase_keys`` are metadata keys to erase besides those marked personal: an erasure
+        request names its subject by a key that capture may not have marked. When given, the
+        certificate's cause lists the keys erased, so the proof covers the metadata too.
+        """
         started = self._start(file_id, number, cause, actor, correlation_id, bypass_governance)
         if started is not None:
             return started
@@ -142,7 +191,7 @@ class PurgeService:
                 .where(Version.file_id == file_id, Version.number == number)
             ).all()
         deleted = [self._destroy(row.backend, row.key) for row in replicas]
-        return self._finish(file_id, number, cause, actor, correlation_id, deleted)
+        return self._finish(file_id, number, cause, actor, correlation_id, deleted, erase_keys)
 
     def _start(
         self,
@@ -208,6 +257,7 @@ class PurgeService:
         actor: str,
         correlation_id: str,
         deleted: Sequence[DeletedReplica],
+        erase_keys: Sequence[str] = (),
     ) -> PurgeOutcome:
         unverified = [r.backend for r in deleted if not r.verified]
         if unverified:
@@ -220,7 +270,7 @@ class PurgeService:
             row = _target(conn, file_id, number)
             if row.state == State.PURGED:
                 return PurgeOutcome(file_id, number, "already-purged", "already purged")
-            personal = set(json.loads(row.personal_keys or "[]"))
+            personal = set(json.loads(row.personal_keys or "[]")) | set(erase_keys)
             metadata = json.loads(row.user_metadata)
             erased = sorted(personal & metadata.keys())
             kept = {k: v for k, v in metadata.items() if k not in personal}
@@ -250,7 +300,8 @@ class PurgeService:
             )
             facts = DeletionFacts(
                 file_id=file_id, collection=row.collection, path=row.path, version=number,
-                sha256=row.sha256, size=row.size, replicas=deleted, cause=dict(cause),
+                sha256=row.sha256, size=row.size, replicas=deleted,
+                cause={**cause, "erased_metadata": erased} if erase_keys else dict(cause),
                 actor=actor, purged_at=now, event_seq=event.seq, event_hash=event.hash,
             )  # fmt: skip
             self.certificates.issue(conn, facts, certificate_id)

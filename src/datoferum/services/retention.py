@@ -154,7 +154,9 @@ class RetentionService:
                     Version.expiry_action, Version.retention_cause,
                 ).where(
                     Version.retain_until <= now, Version.expiry_action.is_not(None),
-                    Version.state == State.STORED,
+                    # A purge stopped half-way (crash) stays "purging": running it again ends it.
+                    (Version.state == State.STORED)
+                    | ((Version.state == State.PURGING) & (Version.expiry_action == "purge")),
                 )  # fmt: skip
                 if after is not None:
                     query = query.where(

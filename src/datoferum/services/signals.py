@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +16,14 @@ from datoferum.domain.ids import is_id
 from datoferum.domain.records import State
 from datoferum.domain.roles import Principal
 from datoferum.errors import Conflict, InvalidInput, NotFound
-from datoferum.spine import eventlog
+from datoferum.services import plans
+from datoferum.services.plans import PlanItem
+from datoferum.services.worker import JobContext
+from datoferum.spine import eventlog, jobs
 from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.schema import File, Signal
 from datoferum.spine.eventlog import EventRecord, NewEvent
+from datoferum.spine.jobs import JobRecord, NewJob
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MAX_DATA_BYTES = 16 * 1024
@@ -50,7 +54,7 @@ def latest_signals(conn: Connection, file_id: str) -> dict[str, datetime]:
         .where(Signal.file_id == file_id)
         .group_by(Signal.name)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 class SignalService:
@@ -104,3 +108,56 @@ class SignalService:
         for hook in self.hooks:
             hook(file_id, name)
         return event
+
+
+#: Picks the files a saved query (policy filters) selects; given by the policy engine.
+Selector = Callable[[Sequence[Any], str], list[PlanItem]]
+
+
+class BulkSignals:
+    """One signal for many files: previewed as a plan, sent by a ``signal.bulk`` job."""
+
+    def __init__(self, catalog: Catalog, signals: SignalService, selector: Selector) -> None:
+        self.catalog = catalog
+        self.signals = signals
+        self.selector = selector
+
+    def preview(
+        self, actor: str, name: Any, data: Any, query: Sequence[Any]
+    ) -> tuple[str, list[PlanItem]]:
+        name, data = check_signal(name, data)
+        items = self.selector(query, "signal")
+        with self.catalog.writing() as conn:
+            return plans.create(conn, "signal", name, items, actor), items
+
+    def start(
+        self, actor: str, name: Any, data: Any, query: Sequence[Any] | None, plan_id: str | None
+    ) -> JobRecord:
+        name, data = check_signal(name, data)
+        if plan_id is None and not query:
+            raise InvalidInput("give 'query' (policy filters) or the 'plan' of a dry run")
+        payload = {"name": name, "data": data, "query": list(query or []), "plan": plan_id}
+        with self.catalog.writing() as conn:
+            return jobs.enqueue(conn, NewJob("signal.bulk", payload), actor)
+
+    def run_job(self, context: JobContext) -> dict[str, Any]:
+        payload = context.payload
+        name, data = check_signal(payload["name"], payload.get("data"))
+        if payload.get("plan"):
+            with self.catalog.writing() as conn:
+                items = plans.take(conn, str(payload["plan"]), "signal", name)
+        else:
+            items = self.selector(payload.get("query") or [], "signal")
+        counts = {"sent": 0, "skipped": 0}
+        for done, item in enumerate(items, 1):
+            try:
+                with self.catalog.writing() as conn:
+                    self.signals.record(conn, context.actor, item.file_id, name, data)
+            except (Conflict, NotFound):  # purged or gone since the preview
+                counts["skipped"] += 1
+            else:
+                counts["sent"] += 1
+                for hook in self.signals.hooks:
+                    hook(item.file_id, name)
+            context.progress(done, len(items))
+        return {"signal": name, "files": len(items), **counts}

@@ -6,6 +6,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from datoferum.adapters.signing import LocalKeySigner, Signer
@@ -19,12 +20,14 @@ from datoferum.services.audit import AuditService
 from datoferum.services.background import Background, Loop, every
 from datoferum.services.capture import CaptureService
 from datoferum.services.certificates import CertificateService
+from datoferum.services.erasure import ErasureService
 from datoferum.services.holds import HoldService
+from datoferum.services.links import LinkService
 from datoferum.services.policies import PolicyService, QueryHolds
 from datoferum.services.purge import PurgeService
 from datoferum.services.retention import RetentionService
 from datoferum.services.scheduler import Scheduler, set_schedule
-from datoferum.services.signals import SignalService
+from datoferum.services.signals import BulkSignals, SignalService
 from datoferum.services.sweep import SweepReport, sweep
 from datoferum.services.tokens import TokenService
 from datoferum.services.webhooks import WebhookService
@@ -54,12 +57,18 @@ class Services:
     purge: PurgeService
     retention: RetentionService
     policies: PolicyService
+    erasure: ErasureService
+    bulk_signals: BulkSignals
     hash_executor: ThreadPoolExecutor
     #: Job kind -> handler; lifecycle services register theirs when built.
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def sweep(self) -> SweepReport:
         return sweep(self.catalog, self.storage)
+
+    @property
+    def links(self) -> LinkService:
+        return LinkService(self.catalog)
 
     @property
     def webhooks(self) -> WebhookService:
@@ -80,8 +89,9 @@ class Services:
     def background(self, job_threads: int) -> Background:
         """Job workers, the scheduler, webhook delivery and the periodic sweep, ready to start."""
         settings = self.settings
+        lease = timedelta(seconds=settings.job_lease_seconds)
         loops: list[tuple[str, Loop]] = [
-            (f"datoferum-jobs-{n}", Worker(self.catalog, self.handlers).run)
+            (f"datoferum-jobs-{n}", Worker(self.catalog, self.handlers, lease=lease).run)
             for n in range(job_threads)
         ]
         if job_threads:
@@ -134,14 +144,19 @@ def build_services(settings: Settings) -> Services:
         purge=purge,
         retention=retention,
         policies=policies,
+        erasure=ErasureService(catalog, purge, settings.subject_key),
+        bulk_signals=BulkSignals(catalog, signals, policies.select),
         hash_executor=hash_executor,
     )
     services.capture.classifier = policies.classify
     services.handlers.update(
         {
             "policy.run": policies.run_job,
+            "reclassify": policies.reclassify_job,
+            "signal.bulk": services.bulk_signals.run_job,
             "retention.sweep": retention.sweep,
             "purge": lambda ctx: purge.run_job(ctx.payload, ctx.actor).as_dict(),
+            "erasure.run": services.erasure.run_job,
         }
     )
     return services

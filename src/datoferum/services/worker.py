@@ -85,7 +85,9 @@ class Worker:
         self.handlers = handlers
         self.name = name or worker_name()
         self.lease = lease
-        self.heartbeat_seconds = heartbeat_seconds
+        # Renew well before the lease runs out, or a short lease would pass to another worker
+        # between two heartbeats of a healthy one.
+        self.heartbeat_seconds = min(heartbeat_seconds, lease.total_seconds() / 4)
 
     def run_once(self) -> JobRecord | None:
         """Claim one due job and run it to an end; returns it (as claimed), or None if idle."""

@@ -11,7 +11,16 @@ import click
 
 from datoferum import __version__
 from datoferum.errors import DatoferumError
-from datoferum.interfaces.cli import admin, catalog, certificates, lifecycle, transfer, webhooks
+from datoferum.interfaces.cli import (
+    admin,
+    catalog,
+    certificates,
+    erasure,
+    lifecycle,
+    links,
+    transfer,
+    webhooks,
+)
 from datoferum.interfaces.cli.client import DEFAULT_URL, CliError
 from datoferum.interfaces.cli.context import CliContext
 from datoferum.interfaces.cli.policies import policy
@@ -100,8 +109,8 @@ def db_upgrade(home: Path | None) -> None:
 for command in (
     transfer.put, transfer.get, catalog.list_files, catalog.info, catalog.events,
     admin.token, admin.audit, admin.whoami, certificates.certificate, certificates.key,
-    webhooks.webhook, lifecycle.hold, lifecycle.purge, lifecycle.signal,
-    policy,
+    webhooks.webhook, lifecycle.hold, lifecycle.purge, lifecycle.signal, erasure.erasure,
+    links.link, policy,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -12,8 +12,10 @@ from datoferum import __version__
 from datoferum.interfaces.http.apidoc import ERRORS, PROBLEM, json_body, path, query, ref
 from datoferum.interfaces.http.routes import (
     certificates,
+    erasure,
     holds,
     jobs,
+    links,
     policies,
     purge,
     retention,
@@ -22,7 +24,18 @@ from datoferum.interfaces.http.routes import (
 )
 
 #: Route modules that describe their own paths (``PATHS``).
-RESOURCE_MODULES = [jobs, certificates, webhooks, holds, signals, purge, retention, policies]
+RESOURCE_MODULES = [
+    jobs,
+    certificates,
+    webhooks,
+    holds,
+    signals,
+    purge,
+    retention,
+    policies,
+    erasure,
+    links,
+]
 
 _DATA_PARAMS = [
     path("collection", "Collection name: lowercase letters, digits, '.', '_', '-'."),

@@ -28,6 +28,7 @@ STATUS: dict[type[errors.DatoferumError], int] = {
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.Gone: 410,
     errors.PayloadTooLarge: 413,
     errors.RejectedByPolicy: 422,
     errors.RangeNotSatisfiable: 416,

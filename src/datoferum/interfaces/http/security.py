@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -21,7 +23,7 @@ _ACTIONS = {
     Permission.READ_LIFECYCLE: "read policies, holds and certificates",
     Permission.MANAGE_LIFECYCLE: "manage policies, holds, purges and erasure",
     Permission.SEND_SIGNALS: "send signals",
-    Permission.SHARE: "create download links",
+    Permission.SHARE: "create or revoke download links",
     Permission.MANAGE_WEBHOOKS: "manage webhooks",
 }
 
@@ -39,17 +41,32 @@ def bearer_token(request: Request) -> str:
     return token
 
 
-async def authorize(request: Request, permission: Permission) -> Principal:
-    """The caller, if their token is valid and their role grants ``permission``."""
+async def _authenticate(request: Request) -> Principal:
     tokens = services_of(request).tokens
     token = bearer_token(request)
     principal = tokens.cached(token)
     if principal is None:
         principal = await run_in_threadpool(tokens.authenticate, token)
-    if not principal.can(permission):
-        allowed = ", ".join(role.value for role, grants in GRANTS.items() if permission in grants)
+    return principal
+
+
+async def authorize(request: Request, permission: Permission) -> Principal:
+    """The caller, if their token is valid and their role grants ``permission``."""
+    return await authorize_any(request, (permission,), _ACTIONS[permission])
+
+
+async def authorize_any(
+    request: Request, permissions: Sequence[Permission], action: str
+) -> Principal:
+    """The caller, if their token is valid and their role grants any of ``permissions``: for
+    reads that several duties need (e.g. links are listed by sharers and by auditors).
+    ``action`` completes the refusal "the <role> role may not ..."."""
+    principal = await _authenticate(request)
+    if not any(principal.can(permission) for permission in permissions):
+        allowed = ", ".join(
+            role.value for role, grants in GRANTS.items() if grants.intersection(permissions)
+        )
         raise Forbidden(
-            f"the {principal.role.value} role may not {_ACTIONS[permission]} "
-            f"(roles that may: {allowed})"
+            f"the {principal.role.value} role may not {action} (roles that may: {allowed})"
         )
     return principal

@@ -276,6 +276,29 @@ class Plan(Base):
     executed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class ErasureRequest(Base):
+    """A data subject's erasure request: its preview plan and, once executed, its job.
+
+    The subject is kept only as ``sha256(key + "\\n" + value)``: the request must not become
+    one more copy of the personal data it exists to erase.
+    """
+
+    __tablename__ = "erasure_requests"
+    __table_args__ = (UniqueConstraint("plan_id"), Index(None, "subject_hash"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subject_hash: Mapped[str] = mapped_column(HASH)
+    subject_key: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    plan_id: Mapped[str] = mapped_column(ID)
+    preview_counts: Mapped[str] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+    executed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    executed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
 class Certificate(Base):
     """A signed deletion certificate (the document is canonical JSON, signed with Ed25519)."""
 

@@ -1,10 +1,13 @@
-"""``/api/v1/data/{collection}/{path}``: upload (PUT) and download (GET, HEAD) of file bytes."""
+"""``/api/v1/data/{collection}/{path}``: upload (PUT) and download (GET, HEAD) of file bytes.
+
+:func:`serve_download` answers any GET or HEAD of a stored version; pick-and-go links use it too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
@@ -25,7 +28,13 @@ from datoferum.interfaces.http.context import request_id, services_of
 from datoferum.interfaces.http.params import is_decimal
 from datoferum.interfaces.http.ranges import parse_range
 from datoferum.interfaces.http.security import authorize
+from datoferum.services.access import AccessService
 from datoferum.services.capture import Capture, CaptureRequest
+
+#: Finds the version to serve (``current``), raising if it may not be served.
+Locate = Callable[[], FileRecord]
+#: Puts a read that sends bytes on record (whole file: range None) before any byte leaves.
+RecordRead = Callable[[FileRecord, tuple[int, int] | None], None]
 
 _META_PREFIX = b"x-meta-"
 
@@ -174,7 +183,9 @@ def _range_applies(request: Request, etag: str, last_modified: str) -> bool:
     return if_range is None or if_range.strip() in (etag, last_modified)
 
 
-def _headers(record: FileRecord, etag: str, last_modified: str) -> list[tuple[bytes, bytes]]:
+def _headers(
+    record: FileRecord, etag: str, last_modified: str, *, metadata: bool = True
+) -> list[tuple[bytes, bytes]]:
     version = record.current
     name = record.path.rsplit("/", 1)[-1]
     headers = [
@@ -189,7 +200,8 @@ def _headers(record: FileRecord, etag: str, last_modified: str) -> list[tuple[by
         (b"x-datoferum-file-id", record.id.encode()),
         (b"x-datoferum-version", str(version.number).encode()),
     ]
-    headers += [(b"x-meta-" + k.encode(), v.encode()) for k, v in version.metadata.items()]
+    if metadata:
+        headers += [(b"x-meta-" + k.encode(), v.encode()) for k, v in version.metadata.items()]
     return headers
 
 
@@ -242,13 +254,13 @@ class _Reply:
     with_body: bool = False
 
 
-def _plan(request: Request, record: FileRecord) -> _Reply:
+def _plan(request: Request, record: FileRecord, *, metadata: bool = True) -> _Reply:
     """Status and headers for a GET or HEAD of ``record``: conditionals first, then Range."""
     size = record.current.size
     etag = _etag(record)
     moment = record.current.created_at.replace(microsecond=0, tzinfo=UTC)
     last_modified = format_datetime(moment, usegmt=True)
-    headers = _headers(record, etag, last_modified)
+    headers = _headers(record, etag, last_modified, metadata=metadata)
     if _not_modified(request, record, etag):
         return _Reply(304, [h for h in headers if h[0] in (b"etag", b"last-modified")])
     byte_range = None
@@ -271,12 +283,35 @@ async def get_file(request: Request) -> Response:
     collection, path = _location(request)
     version = _version_param(request)
 
+    def record_read(record: FileRecord, byte_range: tuple[int, int] | None) -> None:
+        access.record_read(principal, record, byte_range, request_id(request))
+
+    return await serve_download(
+        request, access, lambda: access.locate(collection, path, version), record_read
+    )
+
+
+async def serve_download(
+    request: Request,
+    access: AccessService,
+    locate: Locate,
+    record_read: RecordRead,
+    *,
+    metadata: bool = True,
+) -> Response:
+    """Answer a GET or HEAD with the version ``locate`` finds: validators, conditionals, one
+    Range, digests, and the bytes by path through the server where it can.
+
+    ``record_read`` runs only when bytes will be sent (not for HEAD, 304 or 416), and may still
+    refuse by raising. ``metadata`` False leaves out the ``X-Meta-*`` headers.
+    """
+
     def prepare() -> tuple[FileRecord, _Reply]:
         # One trip to a worker thread: find the version, decide, and log the read if bytes go out.
-        record = access.locate(collection, path, version)
-        reply = _plan(request, record)
+        record = locate()
+        reply = _plan(request, record, metadata=metadata)
         if reply.with_body:
-            access.record_read(principal, record, reply.byte_range, request_id(request))
+            record_read(record, reply.byte_range)
         return record, reply
 
     record, reply = await run_in_threadpool(prepare)

@@ -16,6 +16,9 @@ from datoferum.interfaces.http.context import services_of
 from datoferum.interfaces.http.params import json_object
 from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.http.security import authorize
+from datoferum.services.policies import check_filters
+from datoferum.spine import jobs
+from datoferum.spine.jobs import NewJob
 
 MAX_DOCUMENT = 1024 * 1024
 SHOWN_ITEMS = 1000
@@ -86,15 +89,42 @@ async def run(request: Request) -> Response:
     )
 
 
+async def reclassify(request: Request) -> Response:
+    actor = await authorize(request, Permission.MANAGE_LIFECYCLE)
+    body = await json_object(request)
+    query = body.get("query") or []
+    if not isinstance(query, list):
+        raise InvalidInput('"query" must be a list of policy filters (empty: every file)')
+    services = services_of(request)
+
+    def start() -> dict[str, Any]:
+        check_filters(query)  # refuse bad filters now, not in the job
+        with services.catalog.writing() as conn:
+            job = jobs.enqueue(conn, NewJob("reclassify", {"query": query}), actor.subject)
+        return job.as_dict()
+
+    return JSONResponse(await run_in_threadpool(start), status_code=202)
+
+
 ROUTES = [
     route("/api/v1/policies", GET=list_policies, POST=apply),
     route("/api/v1/policies/{name}", GET=history, DELETE=delete),
     Route("/api/v1/policies/{name}/run", run, methods=["POST"]),
+    Route("/api/v1/classify", reclassify, methods=["POST"]),
 ]
 
 _NAME = [apidoc.path("name", "Policy name.")]
 _LIST = apidoc.json_body(apidoc.OBJECT, "Policies")
 PATHS = {
+    "/api/v1/classify": {
+        "post": apidoc.operation(
+            "Re-classify existing files by today's capture policies (a job)",
+            {"202": apidoc.json_body(apidoc.OBJECT, "The queued job")},
+            body=apidoc.json_request(
+                {"type": "object", "properties": {"query": {"type": "array"}}}
+            ),
+        )
+    },
     "/api/v1/policies": {
         "get": apidoc.operation("The newest version of every active policy", {"200": _LIST}),
         "post": apidoc.operation(

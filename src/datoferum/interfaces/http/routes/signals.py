@@ -8,10 +8,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from datoferum.domain.roles import Permission
+from datoferum.errors import InvalidInput
 from datoferum.interfaces.http import apidoc
 from datoferum.interfaces.http.context import request_id, services_of
 from datoferum.interfaces.http.params import json_object
 from datoferum.interfaces.http.security import authorize
+from datoferum.services.policies import check_filters
 
 
 async def send(request: Request) -> Response:
@@ -28,9 +30,58 @@ async def send(request: Request) -> Response:
     return JSONResponse(event.as_dict(), status_code=201)
 
 
-ROUTES = [Route("/api/v1/files/{file_id}/signals", send, methods=["POST"])]
+async def send_many(request: Request) -> Response:
+    actor = await authorize(request, Permission.MANAGE_LIFECYCLE)
+    body = await json_object(request)
+    bulk = services_of(request).bulk_signals
+    query, plan = body.get("query"), body.get("plan")
+    if query is not None and not isinstance(query, list):
+        raise InvalidInput('"query" must be a list of policy filters')
+    if plan is not None and not isinstance(plan, str):
+        raise InvalidInput('"plan" must be the id a dry run returned')
+    name, data = body.get("name"), body.get("data")
+    if body.get("dry_run") is True:
+        plan_id, items = await run_in_threadpool(
+            bulk.preview, actor.subject, name, data, query or []
+        )
+        shown = [item.as_dict() for item in items[:SHOWN_ITEMS]]
+        return JSONResponse({"plan_id": plan_id, "files": len(items), "items": shown})
+    if query:
+        check_filters(query)  # refuse bad filters now, not in the job
+    job = await run_in_threadpool(bulk.start, actor.subject, name, data, query, plan)
+    return JSONResponse(job.as_dict(), status_code=202)
+
+
+ROUTES = [
+    Route("/api/v1/files/{file_id}/signals", send, methods=["POST"]),
+    Route("/api/v1/signals", send_many, methods=["POST"]),
+]
+
+SHOWN_ITEMS = 1000
 
 PATHS = {
+    "/api/v1/signals": {
+        "post": apidoc.operation(
+            "Send one signal to every file a query selects (dry_run previews a plan)",
+            {
+                "200": apidoc.json_body(apidoc.OBJECT, "The preview"),
+                "202": apidoc.json_body(apidoc.OBJECT, "The queued job"),
+            },
+            body=apidoc.json_request(
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "data": {"type": "object"},
+                        "query": {"type": "array", "description": "Policy filters."},
+                        "dry_run": {"type": "boolean"},
+                        "plan": {"type": "string"},
+                    },
+                }
+            ),
+        )
+    },
     "/api/v1/files/{file_id}/signals": {
         "post": apidoc.operation(
             "Send a signal about a file (an event; policies may count time from it)",
@@ -44,5 +95,5 @@ PATHS = {
                 }
             ),
         )
-    }
+    },
 }

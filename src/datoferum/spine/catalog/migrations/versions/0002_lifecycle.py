@@ -152,6 +152,24 @@ def upgrade() -> None:
     op.create_index(op.f("ix_certificates_file_id_version"), "certificates", ["file_id", "version"])
 
     _table(
+        "erasure_requests",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("subject_hash", HASH, nullable=False),
+        sa.Column("subject_key", sa.String(64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("plan_id", ID, nullable=False),
+        sa.Column("preview_counts", sa.Text(), nullable=False),
+        sa.Column("job_id", ID, nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_by", sa.String(255), nullable=False),
+        sa.Column("executed_at", UtcDateTime(), nullable=True),
+        sa.Column("executed_by", sa.String(255), nullable=True),
+        sa.UniqueConstraint("plan_id", name=op.f("uq_erasure_requests_plan_id")),
+        primary=["id"],
+    )
+    op.create_index(op.f("ix_erasure_requests_subject_hash"), "erasure_requests", ["subject_hash"])
+
+    _table(
         "links",
         sa.Column("id", ID, nullable=False),
         sa.Column("secret_hash", HASH, nullable=False),
@@ -229,8 +247,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "cursors", "webhook_deliveries", "webhook_subscriptions", "links", "certificates",
-        "plans", "schedules", "jobs", "holds", "policies", "signals",
+        "cursors", "webhook_deliveries", "webhook_subscriptions", "links", "erasure_requests",
+        "certificates", "plans", "schedules", "jobs", "holds", "policies", "signals",
     ):  # fmt: skip
         op.drop_table(table)
     with op.batch_alter_table("versions") as batch:
