@@ -59,8 +59,13 @@ def test_curl_examples_run_verbatim(tmp_path: Path) -> None:
         assert json.loads((tmp_path / "openapi.json").read_text())["openapi"].startswith("3.")
         assert '"ok":true' in run.stdout.replace(" ", "")
         with server.client(token=(tmp_path / "data" / "admin.token").read_text().strip()) as c:
-            record = c.get("/api/v1/files", params={"collection": "videos"}).json()["items"][0]
-            assert record["version"] == 2
+            videos = c.get("/api/v1/files", params={"collection": "videos"}).json()["items"]
+            assert (videos[0]["version"], videos[0]["state"]) == (2, "purged")
+            raw = c.get(f"/api/v1/files/{videos[1]['id']}").json()
+            assert raw["path"] == "raw/take1.mp4" and raw["tags"] == {"tier": "raw"}
+            assert raw["retention"]["mode"] == "compliance"
+            certificate = json.loads((tmp_path / "certificate.json").read_text())
+            assert certificate["certificate"]["file"]["id"] == videos[0]["id"]
             tokens = c.get("/api/v1/tokens").json()["items"]
             assert tokens[-1]["name"] == "ingest pipeline" and tokens[-1]["revoked_at"]
     finally:
