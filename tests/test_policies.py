@@ -311,3 +311,39 @@ policies:
         notes = [e for e in _events(client, file_id) if e["type"] == "policy.notified"]
         assert notes and notes[0]["details"]["message"] == "nightly check"
         assert notes[0]["details"]["requested_by"] == f"schedule:policy.run:{name}"
+
+
+def test_purge_erases_personal_metadata_and_the_log_keeps_only_hashes(
+    server: LiveServer, collection: str
+) -> None:
+    import hashlib
+
+    text = f"""
+policies:
+  - name: {collection}-personal
+    resource: file
+    mode: {{type: capture}}
+    filters:
+      - collection: {collection}
+    actions:
+      - personal: [email]
+"""
+    with server.client() as client:
+        _apply(client, text)
+        time.sleep(2.1)
+        stored = _upload(
+            client, collection, "form.pdf", b"%PDF-1.7\n...",
+            **{"X-Meta-Email": "ana@example.com", "X-Meta-Campaign": "spring"},
+        ).json()  # fmt: skip
+        assert client.post(f"/api/v1/files/{stored['id']}/purge", json={}).status_code == 200
+        version = client.get(f"/api/v1/files/{stored['id']}").json()["versions"][0]
+        assert version["metadata"] == {"campaign": "spring"}
+        events = _events(client, stored["id"])
+        everything = str(client.get("/api/v1/events", params={"limit": 10000}).json())
+        _apply(client, text.replace("type: capture", "type: manual"))
+    assert "ana@example.com" not in everything
+    captured = next(e for e in events if e["type"] == "file.captured")
+    digest = hashlib.sha256(b"ana@example.com").hexdigest()
+    assert captured["details"]["metadata"]["email"] == f"sha256:{digest}"
+    purged = next(e for e in events if e["type"] == "file.purged")
+    assert purged["details"]["erased_metadata"] == ["email"]
