@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from datoferum.adapters.signing import Signer
 from datoferum.domain.canonical import canonical_json
@@ -39,6 +39,12 @@ __all__ = [
 ]
 
 PURGE_EVENT = "file.purged"
+
+# Built once, as issuing runs inside every purge.
+_EVENT = select(Event.type, Event.file_id, Event.version, Event.hash).where(
+    Event.seq == bindparam("seq")
+)
+_INSERT = insert(Certificate)
 
 
 @dataclass(frozen=True)
@@ -142,11 +148,7 @@ def _check(facts: DeletionFacts) -> None:
 
 def _check_chain(conn: Connection, facts: DeletionFacts) -> None:
     """The named event must exist, be this version's purge, and have the hash given."""
-    row = conn.execute(
-        select(Event.type, Event.file_id, Event.version, Event.hash).where(
-            Event.seq == facts.event_seq
-        )
-    ).one_or_none()
+    row = conn.execute(_EVENT, {"seq": facts.event_seq}).one_or_none()
     if row is None:
         raise InvalidInput(f"cannot certify: the event log has no event {facts.event_seq}")
     if row.hash != facts.event_hash:
@@ -230,15 +232,16 @@ class CertificateService:
         # surface years later when an auditor checks the certificate.
         verify(record.as_dict(), self.signer.public_key_pem())
         conn.execute(
-            insert(Certificate).values(
-                id=certificate_id,
-                file_id=facts.file_id,
-                version=facts.version,
-                document=text,
-                signature=signature,
-                key_id=self.signer.key_id,
-                created_at=now,
-            )
+            _INSERT,
+            {
+                "id": certificate_id,
+                "file_id": facts.file_id,
+                "version": facts.version,
+                "document": text,
+                "signature": signature,
+                "key_id": self.signer.key_id,
+                "created_at": now,
+            },
         )
         return record
 

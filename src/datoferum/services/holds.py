@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from datoferum.domain.ids import is_id, isoformat, new_id, utcnow
 from datoferum.domain.names import check_collection
@@ -26,6 +26,14 @@ from datoferum.spine.catalog.schema import File, Hold
 from datoferum.spine.eventlog import NewEvent
 
 SCOPES = ("file", "collection", "query")
+
+# Built once: every purge asks, and building the statement cost more than running it.
+_COVERING = select(Hold.__table__).where(
+    Hold.released_at.is_(None),
+    ((Hold.scope == "file") & (Hold.target == bindparam("file_id")))
+    | ((Hold.scope == "collection") & (Hold.target == bindparam("collection")))
+    | (Hold.scope == "query"),
+)
 
 
 class QueryMatcher(Protocol):
@@ -210,15 +218,7 @@ class HoldService:
 
     def covering(self, conn: Connection, file_id: str, collection: str) -> list[HoldRecord]:
         """The active holds that protect this file, read in the caller's transaction."""
-        active = Hold.released_at.is_(None)
-        rows = conn.execute(
-            select(Hold.__table__).where(
-                active,
-                ((Hold.scope == "file") & (Hold.target == file_id))
-                | ((Hold.scope == "collection") & (Hold.target == collection))
-                | (Hold.scope == "query"),
-            )
-        ).all()
+        rows = conn.execute(_COVERING, {"file_id": file_id, "collection": collection}).all()
         found = []
         for row in rows:
             hold = _record(row)

@@ -8,16 +8,17 @@ the policy's own predicate.
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, String, func, insert, select, type_coerce, update
 
 from datoferum.domain.classification import Classification
 from datoferum.domain.ids import isoformat, utcnow
@@ -280,27 +281,38 @@ class PolicyService:
     # -- runs ----------------------------------------------------------------------------------
 
     def _candidates(self, conn: Connection, policy: Policy, now: datetime) -> Iterator[Any]:
-        """Newest versions of live files, narrowed by the policy's SQL hints, in id batches."""
+        """Newest versions of live files, narrowed by the policy's SQL hints, in id order.
+
+        Rows are read in keyset batches. When the hints name collections, each collection is
+        read on its own along the ``(collection_id, id)`` index and the streams are merged by id:
+        one query over several collections made the database sort every remaining candidate
+        again for each batch (18 s instead of 2.4 s to read a million-file catalog's candidates).
+        """
         hints = policy.sql_hints(now)
+        # The capture time is read as the driver gives it (text on SQLite) and parsed by
+        # ``as_datetime``: SQLAlchemy's SQLite datetime processing took a third of the scan.
+        created_at = type_coerce(Version.created_at, String).label("created_at")
         query = (
             select(
                 File.id.label("file_id"), File.path, Collection.name.label("collection"),
                 Version.id.label("version_id"), Version.number, Version.sniffed_type,
                 Version.content_type, Version.size, Version.user_metadata, Version.tags,
-                Version.created_at, Version.created_by, Version.state,
+                created_at, Version.created_by, Version.state,
             )
             .join(Collection, Collection.id == File.collection_id)
             .join(Version, (Version.file_id == File.id) & (Version.number == File.latest_version))
             .where(Version.state == State.STORED)
         )  # fmt: skip
-        query = _narrow(query, hints)
-        after = ""
-        while True:
-            rows = conn.execute(query.where(File.id > after).order_by(File.id).limit(BATCH)).all()
-            if not rows:
-                return
-            yield from rows
-            after = rows[-1].file_id
+        query = _narrow(query, replace(hints, collections=None))
+        if hints.collections is None:
+            return _batches(conn, query)
+        collection_ids = conn.execute(
+            select(Collection.id)
+            .where(Collection.name.in_(sorted(hints.collections)))
+            .order_by(Collection.id)
+        ).scalars()
+        streams = [_batches(conn, query.where(File.collection_id == cid)) for cid in collection_ids]
+        return heapq.merge(*streams, key=lambda row: row.file_id)
 
     def evaluate(self, name: str) -> tuple[StoredPolicy, list[PlanItem]]:
         """The files the policy selects now, with the actions it would take on each."""
@@ -545,6 +557,17 @@ def _version_view(conn: Connection, version: Any) -> Any:
         .join(Version, Version.file_id == File.id)
         .where(Version.id == version.id)
     ).one()
+
+
+def _batches(conn: Connection, query: Any) -> Iterator[Any]:
+    """The rows of ``query`` in file id order, fetched ``BATCH`` at a time (keyset pagination)."""
+    after = ""
+    while True:
+        rows = conn.execute(query.where(File.id > after).order_by(File.id).limit(BATCH)).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].file_id
 
 
 def _narrow(query: Any, hints: Any) -> Any:

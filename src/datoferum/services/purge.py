@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from datoferum.adapters.storage.base import StorageBackend
 from datoferum.domain.ids import is_id, new_id, utcnow
@@ -65,17 +65,35 @@ class PurgeOutcome:
         }
 
 
+# The purge's statements, built once: building a statement like _TARGET took ~150 µs per call,
+# seven times what running it takes, and a purge runs a dozen of them.
+_TARGET = (
+    select(Version.__table__, File.latest_version, File.path, Collection.name.label("collection"))
+    .join(File, File.id == Version.file_id)
+    .join(Collection, Collection.id == File.collection_id)
+    .where(Version.file_id == bindparam("file_id"), Version.number == bindparam("number"))
+)
+_REPLICAS = select(Replica.backend, Replica.key).where(Replica.version_id == bindparam("vid"))
+_VERSION_STATE = (
+    update(Version).where(Version.id == bindparam("vid")).values(state=bindparam("new_state"))
+)
+_FILE_STATE = update(File).where(File.id == bindparam("fid")).values(state=bindparam("new_state"))
+_VERSION_PURGED = (
+    update(Version)
+    .where(Version.id == bindparam("vid"))
+    .values(
+        state=State.PURGED, purged_at=bindparam("now"), user_metadata=bindparam("kept_metadata")
+    )
+)
+_REPLICAS_DELETED = (
+    update(Replica).where(Replica.version_id == bindparam("vid")).values(state="deleted")
+)
+
+
 def _target(conn: Connection, file_id: str, number: int) -> Any:
     if not is_id(file_id):
         raise NotFound(f"there is no file with id {file_id!r}")
-    row = conn.execute(
-        select(
-            Version.__table__, File.latest_version, File.path, Collection.name.label("collection")
-        )
-        .join(File, File.id == Version.file_id)
-        .join(Collection, Collection.id == File.collection_id)
-        .where(Version.file_id == file_id, Version.number == number)
-    ).first()
+    row = conn.execute(_TARGET, {"file_id": file_id, "number": number}).first()
     if row is None:
         raise NotFound(f"file {file_id} has no version {number}")
     return row
@@ -182,15 +200,9 @@ class PurgeService:
         certificate's cause lists the keys erased, so the proof covers the metadata too.
         """
         started = self._start(file_id, number, cause, actor, correlation_id, bypass_governance)
-        if started is not None:
+        if isinstance(started, PurgeOutcome):
             return started
-        with self.catalog.reading() as conn:
-            replicas = conn.execute(
-                select(Replica.backend, Replica.key, Replica.state)
-                .join(Version, Version.id == Replica.version_id)
-                .where(Version.file_id == file_id, Version.number == number)
-            ).all()
-        deleted = [self._destroy(row.backend, row.key) for row in replicas]
+        deleted = [self._destroy(row.backend, row.key) for row in started]
         return self._finish(file_id, number, cause, actor, correlation_id, deleted, erase_keys)
 
     def _start(
@@ -201,11 +213,13 @@ class PurgeService:
         actor: str,
         correlation_id: str,
         bypass_governance: bool,
-    ) -> PurgeOutcome | None:
+    ) -> PurgeOutcome | Sequence[Any]:
+        """Step 1: the refusal, if the purge may not happen; else the replicas to delete."""
         with self.catalog.writing() as conn:
             row = _target(conn, file_id, number)
+            replicas = conn.execute(_REPLICAS, {"vid": row.id}).all()
             if row.state == State.PURGING:
-                return None  # an earlier attempt stopped half-way: finish it
+                return replicas  # an earlier attempt stopped half-way: finish it
             refusal = self._refusal(conn, row, bypass_governance)
             if refusal is not None:
                 if refusal.outcome != "already-purged":
@@ -228,16 +242,16 @@ class PurgeService:
                         ],
                     )
                 return refusal
-            conn.execute(update(Version).where(Version.id == row.id).values(state=State.PURGING))
+            conn.execute(_VERSION_STATE, {"vid": row.id, "new_state": State.PURGING})
             if number == row.latest_version:
-                conn.execute(update(File).where(File.id == file_id).values(state=State.PURGING))
+                conn.execute(_FILE_STATE, {"fid": file_id, "new_state": State.PURGING})
             bypassed = bool(row.retain_until is not None and row.retain_until > utcnow())
             details: dict[str, Any] = {"cause": dict(cause), "governance_bypassed": bypassed}
             eventlog.append(
                 conn,
                 [NewEvent("file.purge_started", actor, file_id, number, details, correlation_id)],
             )
-        return None
+        return replicas
 
     def _destroy(self, backend_name: str, key: str) -> DeletedReplica:
         backend = self.backends.get(backend_name)
@@ -274,20 +288,13 @@ class PurgeService:
             metadata = json.loads(row.user_metadata)
             erased = sorted(personal & metadata.keys())
             kept = {k: v for k, v in metadata.items() if k not in personal}
+            kept_metadata = json.dumps(kept, ensure_ascii=False)
             conn.execute(
-                update(Version)
-                .where(Version.id == row.id)
-                .values(
-                    state=State.PURGED,
-                    purged_at=now,
-                    user_metadata=json.dumps(kept, ensure_ascii=False),
-                )
+                _VERSION_PURGED, {"vid": row.id, "now": now, "kept_metadata": kept_metadata}
             )
-            conn.execute(
-                update(Replica).where(Replica.version_id == row.id).values(state="deleted")
-            )
+            conn.execute(_REPLICAS_DELETED, {"vid": row.id})
             if number == row.latest_version:
-                conn.execute(update(File).where(File.id == file_id).values(state=State.PURGED))
+                conn.execute(_FILE_STATE, {"fid": file_id, "new_state": State.PURGED})
             certificate_id = new_id()
             details = {
                 "cause": dict(cause),

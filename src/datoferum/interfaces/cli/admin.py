@@ -68,10 +68,7 @@ def token_list(ctx: CliContext) -> None:
 def token_revoke(ctx: CliContext, token_id: str) -> None:
     """Revoke a token by id."""
     info = ctx.call("DELETE", f"/api/v1/tokens/{token_id}")
-    if ctx.json:
-        emit_json(info)
-        return
-    click.echo(f"revoked token {info['id']} ({info['name']}) at {info['revoked_at']}")
+    ctx.show(info, f"revoked token {info['id']} ({info['name']}) at {info['revoked_at']}")
 
 
 @click.group()
@@ -107,7 +104,4 @@ def audit_verify(ctx: CliContext) -> None:
 def whoami(ctx: CliContext) -> None:
     """Show who the token belongs to."""
     me = ctx.call("GET", "/api/v1/whoami")
-    if ctx.json:
-        emit_json(me)
-        return
-    click.echo(f"{me['name']} ({me['role']}) {me['subject']}")
+    ctx.show(me, f"{me['name']} ({me['role']}) {me['subject']}")

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from datoferum.interfaces.cli.client import Client, find_token
+from datoferum.interfaces.cli.output import emit_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,6 +22,13 @@ class CliContext:
 
     def client(self) -> Client:
         return Client(self.url, find_token(self.token))
+
+    def show(self, value: Any, line: str) -> None:
+        """Print ``value`` as JSON with ``--json``, else the one ``line`` for people."""
+        if self.json:
+            emit_json(value)
+        else:
+            click.echo(line)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One request on a fresh connection; returns the JSON answer."""

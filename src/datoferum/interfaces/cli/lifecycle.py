@@ -59,10 +59,7 @@ def hold_place(
             raise CliError(f"{query} is not valid YAML or JSON: {exc}") from None
         body.update(scope="query", target=name or query.stem, query=filters)
     created = ctx.call("POST", "/api/v1/holds", json=body)
-    if ctx.json:
-        emit_json(created)
-        return
-    click.echo(f"placed hold {created['id']} on {created['scope']} {created['target']}")
+    ctx.show(created, f"placed hold {created['id']} on {created['scope']} {created['target']}")
 
 
 @hold.command(name="release")
@@ -73,10 +70,7 @@ def hold_place(
 def hold_release(ctx: CliContext, hold_id: str, reason: str) -> None:
     """Release a hold (the release is recorded)."""
     released = ctx.call("POST", f"/api/v1/holds/{hold_id}/release", json={"reason": reason})
-    if ctx.json:
-        emit_json(released)
-        return
-    click.echo(f"released hold {released['id']} at {released['released_at']}")
+    ctx.show(released, f"released hold {released['id']} at {released['released_at']}")
 
 
 @hold.command(name="list")
@@ -152,7 +146,4 @@ def signal(ctx: CliContext, file_id: str, name: str, data: str | None) -> None:
     event = ctx.call(
         "POST", f"/api/v1/files/{file_id}/signals", json={"name": name, "data": payload}
     )
-    if ctx.json:
-        emit_json(event)
-        return
-    click.echo(f"signal {name} recorded as event {event['seq']}")
+    ctx.show(event, f"signal {name} recorded as event {event['seq']}")

@@ -111,7 +111,4 @@ def link_list(ctx: CliContext, file_id: str) -> None:
 def link_revoke(ctx: CliContext, link_id: str) -> None:
     """Stop a link at once."""
     revoked = ctx.call("DELETE", f"/api/v1/links/{link_id}")
-    if ctx.json:
-        emit_json(revoked)
-        return
-    click.echo(f"revoked link {revoked['id']} at {revoked['revoked_at']}")
+    ctx.show(revoked, f"revoked link {revoked['id']} at {revoked['revoked_at']}")

@@ -77,10 +77,7 @@ def _webhook_row(item: dict[str, Any]) -> list[str]:
 def webhook_delete(ctx: CliContext, webhook_id: str) -> None:
     """Delete a subscription and its deliveries."""
     gone = ctx.call("DELETE", f"/api/v1/webhooks/{webhook_id}")
-    if ctx.json:
-        emit_json(gone)
-        return
-    click.echo(f"deleted webhook {gone['id']} ({gone['url']})")
+    ctx.show(gone, f"deleted webhook {gone['id']} ({gone['url']})")
 
 
 @webhook.command(name="deliveries")
@@ -113,7 +110,4 @@ def webhook_deliveries(ctx: CliContext, webhook_id: str, state: str | None, limi
 def webhook_retry(ctx: CliContext, delivery_id: str) -> None:
     """Send a dead delivery again now."""
     again = ctx.call("POST", f"/api/v1/webhooks/deliveries/{delivery_id}/retry")
-    if ctx.json:
-        emit_json(again)
-        return
-    click.echo(f"delivery {again['id']} is {again['state']} again")
+    ctx.show(again, f"delivery {again['id']} is {again['state']} again")

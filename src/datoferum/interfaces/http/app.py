@@ -18,23 +18,7 @@ from datoferum.config import Settings
 from datoferum.errors import DatoferumError
 from datoferum.interfaces.http import openapi, problems
 from datoferum.interfaces.http.context import RequestIdMiddleware
-from datoferum.interfaces.http.routes import (
-    audit,
-    certificates,
-    data,
-    erasure,
-    files,
-    health,
-    holds,
-    jobs,
-    links,
-    policies,
-    purge,
-    retention,
-    signals,
-    tokens,
-    webhooks,
-)
+from datoferum.interfaces.http.routes import audit, data, files, health, tokens
 from datoferum.interfaces.http.routing import route
 from datoferum.services.wiring import build_services
 from datoferum.spine.catalog import migrate
@@ -65,16 +49,7 @@ ROUTES = [
     route("/api/v1/tokens", GET=tokens.list_tokens, POST=tokens.create_token),
     Route("/api/v1/tokens/{token_id}", tokens.revoke_token, methods=["DELETE"]),
     Route("/api/v1/whoami", tokens.whoami, methods=["GET"]),
-    *jobs.ROUTES,
-    *certificates.ROUTES,
-    *webhooks.ROUTES,
-    *holds.ROUTES,
-    *signals.ROUTES,
-    *purge.ROUTES,
-    *links.ROUTES,
-    *erasure.ROUTES,
-    *retention.ROUTES,
-    *policies.ROUTES,
+    *(resource for module in openapi.RESOURCE_MODULES for resource in module.ROUTES),
 ]
 
 

@@ -23,7 +23,7 @@ from datoferum.interfaces.http.routes import (
     webhooks,
 )
 
-#: Route modules that describe their own paths (``PATHS``).
+#: Route modules that own a resource: the app serves their ``ROUTES``; here go their ``PATHS``.
 RESOURCE_MODULES = [
     jobs,
     certificates,

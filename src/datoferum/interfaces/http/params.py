@@ -25,13 +25,10 @@ def int_param(request: Request, name: str, default: int, *, low: int, high: int)
     return int(value)
 
 
-def time_param(request: Request, name: str) -> datetime | None:
+def utc_time(value: object, name: str) -> datetime:
     """An ISO 8601 time as naive UTC (how the catalog stores time)."""
-    value = request.query_params.get(name)
-    if value is None:
-        return None
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
         raise InvalidInput(
             f"{name} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {value!r}"
@@ -41,13 +38,24 @@ def time_param(request: Request, name: str) -> datetime | None:
     return moment
 
 
-async def json_object(request: Request, limit: int = 64 * 1024) -> dict[str, Any]:
-    """The request body as a JSON object, refusing bodies over ``limit`` bytes early."""
+def time_param(request: Request, name: str) -> datetime | None:
+    value = request.query_params.get(name)
+    return None if value is None else utc_time(value, name)
+
+
+async def body_bytes(request: Request, limit: int, what: str) -> bytes:
+    """The whole request body, refused as soon as it passes ``limit`` bytes."""
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise InvalidInput(f"the JSON body is larger than {limit} bytes")
+            raise InvalidInput(f"{what} may be at most {limit} bytes")
+    return bytes(raw)
+
+
+async def json_object(request: Request, limit: int = 64 * 1024) -> dict[str, Any]:
+    """The request body as a JSON object, refusing bodies over ``limit`` bytes early."""
+    raw = await body_bytes(request, limit, "the JSON body")
     try:
         body = json.loads(raw or b"{}")
     except ValueError as exc:

@@ -13,7 +13,7 @@ from datoferum.domain.roles import Permission
 from datoferum.errors import InvalidInput
 from datoferum.interfaces.http import apidoc
 from datoferum.interfaces.http.context import services_of
-from datoferum.interfaces.http.params import json_object
+from datoferum.interfaces.http.params import body_bytes, json_object
 from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.http.security import authorize
 from datoferum.services.policies import check_filters
@@ -25,11 +25,7 @@ SHOWN_ITEMS = 1000
 
 
 async def _text(request: Request) -> str:
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_DOCUMENT:
-            raise InvalidInput(f"a policy document may be at most {MAX_DOCUMENT} bytes")
+    raw = await body_bytes(request, MAX_DOCUMENT, "a policy document")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -3,8 +3,6 @@ how long a version is kept."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,20 +12,8 @@ from datoferum.domain.roles import Permission
 from datoferum.errors import InvalidInput
 from datoferum.interfaces.http import apidoc
 from datoferum.interfaces.http.context import request_id, services_of
-from datoferum.interfaces.http.params import json_object
+from datoferum.interfaces.http.params import json_object, utc_time
 from datoferum.interfaces.http.security import authorize
-
-
-def _until(value: object) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(
-            f'"retain_until" must be an ISO 8601 time such as 2031-01-31T00:00:00Z, got {value!r}'
-        ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 async def change(request: Request) -> Response:
@@ -39,7 +25,7 @@ async def change(request: Request) -> Response:
     reason = body.get("reason")
     if not isinstance(reason, str):
         raise InvalidInput('"reason" must say why the retention changes')
-    until = _until(body.get("retain_until"))
+    until = utc_time(body.get("retain_until"), "retain_until")
     details = await run_in_threadpool(
         lambda: services_of(request).retention.change(
             actor.subject, request.path_params["file_id"], version, until, reason=reason,
