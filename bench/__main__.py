@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import audit, cases, client, report, tools
+from bench import audit, cases, client, policy, purge, report, tools
 
-CASES = ("upload", "download", "small", "audit")
+CASES = ("upload", "download", "small", "audit", "policy", "purge")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -38,6 +38,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--audit-events", type=int, default=1_000_000, help="events in the chain (1000000)"
     )
+    parser.add_argument(
+        "--policy-files", type=int, default=1_000_000, help="files in the policy catalog (1000000)"
+    )
+    parser.add_argument("--purge-files", type=int, default=2000, help="files purged per run (2000)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to save figures")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install nginx")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             "download": lambda: cases.download(setup),
             "small": lambda: cases.small(setup),
             "audit": lambda: audit.verify(workdir, args.runs, args.audit_events),
+            "policy": lambda: policy.evaluate(workdir, args.runs, args.policy_files),
+            "purge": lambda: purge.execute(workdir, args.runs, args.purge_files),
         }
         for name in CASES:
             if name in args.cases:
