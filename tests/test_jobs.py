@@ -177,3 +177,45 @@ def test_bad_cron_is_refused_with_an_example() -> None:
     with pytest.raises(InvalidInput, match="0 3"):
         next_time("every night", utcnow())
     assert next_time("*/5 * * * *", utcnow()) > utcnow()
+
+
+def test_a_retried_plan_run_works_through_the_same_items(tmp_path: Path) -> None:
+    """A policy run from a plan that fails half-way is retried on the plan's items."""
+    from datoferum.config import Settings
+    from datoferum.domain.roles import SYSTEM
+    from datoferum.services.capture import CaptureRequest
+    from datoferum.services.wiring import build_services, prepare
+
+    settings = Settings(home=tmp_path / "home", durability="relaxed")
+    prepare(settings)
+    services = build_services(settings)
+    try:
+        for n in range(3):
+            capture = services.capture.start(CaptureRequest("c", f"f{n}", SYSTEM))
+            capture.finish(b"x")
+        text = (
+            "policies:\n  - name: tagger\n    resource: file\n    mode: {type: manual}\n"
+            "    filters:\n      - collection: c\n    actions:\n      - tag: {seen: 'yes'}\n"
+        )
+        services.policies.apply("test", text, "t.yaml")
+        plan_id, _, items = services.policies.preview("test", "tagger")
+        job = services.policies.start("test", "tagger", plan_id)
+        calls = {"n": 0}
+        real = services.policies.run_job
+
+        def flaky(context: JobContext) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise StorageUnavailable("a passing fault")
+            return real(context)
+
+        worker = Worker(services.catalog, {"policy.run": flaky}, name="w", heartbeat_seconds=0)
+        worker.run_once()
+        with services.catalog.writing() as conn:
+            conn.execute(update(Job).where(Job.id == job.id).values(run_at=utcnow()))
+        worker.run_once()
+        done = _get(services.catalog, job.id)
+        assert done.state == JobState.SUCCEEDED, done.last_error
+        assert done.result is not None and done.result["files"] == len(items) == 3
+    finally:
+        services.close()

@@ -163,6 +163,8 @@ policies:
         job = _wait_job(client, started.json()["id"])
         assert job["state"] == "succeeded", job
         assert job["result"]["outcomes"] == {"purged": 2, "held": 1}
+        again = client.post(f"/api/v1/policies/{name}/run", json={"plan": preview["plan_id"]})
+        assert again.status_code == 409 and "already executed" in again.json()["detail"]
         states = {i: client.get(f"/api/v1/files/{i}").json()["state"] for i in [*ids, late, keep]}
         assert states == {ids[0]: "stored", ids[1]: "purged", ids[2]: "purged", late: "stored",
                           keep: "stored"}  # fmt: skip

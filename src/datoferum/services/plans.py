@@ -65,3 +65,11 @@ def take(conn: Connection, plan_id: str, kind: str, subject: str) -> list[PlanIt
         raise Conflict(f"plan {plan_id} was already executed; preview again to act once more")
     conn.execute(update(Plan).where(Plan.id == plan_id).values(executed_at=utcnow()))
     return [PlanItem(**item) for item in json.loads(row.items)]
+
+
+def items(conn: Connection, plan_id: str) -> list[PlanItem]:
+    """The items of a plan already taken for execution (a job working through it, or retrying)."""
+    found = conn.execute(select(Plan.items).where(Plan.id == plan_id)).scalar()
+    if found is None:
+        raise NotFound(f"there is no plan with id {plan_id!r}")
+    return [PlanItem(**item) for item in json.loads(found)]

@@ -340,9 +340,15 @@ class PolicyService:
         return plan_id, stored, items
 
     def start(self, actor: str, name: str, plan_id: str | None = None) -> JobRecord:
-        """Queue a run of the policy (of a previewed plan, if given)."""
+        """Queue a run of the policy (of a previewed plan, if given).
+
+        The plan is taken here, with the job queued in the same transaction: it runs once, and a
+        retried job (after a crash) works through the same items again.
+        """
         with self.catalog.writing() as conn:
             stored = self._current(conn, name)
+            if plan_id is not None:
+                plans.take(conn, plan_id, "policy", f"{name}@{stored.version}")
             payload = {"name": name, "version": stored.version, "plan": plan_id}
             return jobs.enqueue(conn, NewJob("policy.run", payload), actor)
 
@@ -361,12 +367,9 @@ class PolicyService:
             ).outcome  # fmt: skip
             counts[outcome] = counts.get(outcome, 0) + 1
         if plan_id:
-            with self.catalog.writing() as conn:
+            with self.catalog.reading() as conn:
                 stored = self._current(conn, name)
-                subject = f"{name}@{context.payload.get('version', stored.version)}"
-                items = plans.take(conn, str(plan_id), "policy", subject)
-            if stored.version != context.payload.get("version", stored.version):
-                raise Conflict(f"policy {name} changed since the plan was made; preview again")
+                items = plans.items(conn, str(plan_id))
         else:
             stored, items = self.evaluate(name)
         for done, item in enumerate(items, 1):

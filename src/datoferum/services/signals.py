@@ -138,14 +138,16 @@ class BulkSignals:
             raise InvalidInput("give 'query' (policy filters) or the 'plan' of a dry run")
         payload = {"name": name, "data": data, "query": list(query or []), "plan": plan_id}
         with self.catalog.writing() as conn:
+            if plan_id is not None:  # taken with the job queued: a retried job reads it again
+                plans.take(conn, plan_id, "signal", name)
             return jobs.enqueue(conn, NewJob("signal.bulk", payload), actor)
 
     def run_job(self, context: JobContext) -> dict[str, Any]:
         payload = context.payload
         name, data = check_signal(payload["name"], payload.get("data"))
         if payload.get("plan"):
-            with self.catalog.writing() as conn:
-                items = plans.take(conn, str(payload["plan"]), "signal", name)
+            with self.catalog.reading() as conn:
+                items = plans.items(conn, str(payload["plan"]))
         else:
             items = self.selector(payload.get("query") or [], "signal")
         counts = {"sent": 0, "skipped": 0}
