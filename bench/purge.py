@@ -3,10 +3,10 @@
 Each run captures a fresh set of small files through the product's own capture path (outside
 the timing), flushes everything with ``sync``, then times one of:
 
-* ``PurgeService.purge`` on every file, one version at a time, as a policy run does: the three
-  steps (mark ``purging``, delete and check the bytes, mark ``purged`` with the ``file.purged``
-  event and a signed, self-verified certificate), once with the default ``full`` durability and
-  once with ``relaxed``;
+* ``PurgeService.purge_many`` of every file, as a policy run, the retention sweep and an erasure
+  request do: the three steps (mark ``purging`` with the ``file.purge_started`` event, delete and
+  check the bytes, mark ``purged`` with the ``file.purged`` event and a signed certificate) in
+  batches, once with the default ``full`` durability and once with ``relaxed``;
 * ``os.remove`` of the very same object files (so the same sizes, directories and disk), plain,
   and followed by an ``fsync`` of the directory, the durable equivalent of what ``full`` does
   to the bytes.
@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from datoferum.config import Settings
 from datoferum.domain.roles import SYSTEM
 from datoferum.services.capture import CaptureRequest
+from datoferum.services.purge import PurgeRequest
 from datoferum.services.wiring import Services, build_services
 from datoferum.spine.catalog import migrate
 from datoferum.spine.catalog.schema import Certificate
@@ -88,10 +89,12 @@ def _purge(store: Store, services: Services) -> Callable[[int], float]:
         made = store.fill()
         before = _certificates(services)
         started = time.perf_counter()
-        for file_id, _path in made:
-            outcome = services.purge.purge(file_id, 1, cause=CAUSE, actor="benchmark")
+        requests = [PurgeRequest(file_id, 1, CAUSE, "benchmark") for file_id, _path in made]
+        for outcome in services.purge.purge_many(requests):
             if outcome.outcome != "purged":
-                raise RuntimeError(f"purge of {file_id} ended {outcome.outcome}: {outcome.detail}")
+                raise RuntimeError(
+                    f"purge of {outcome.file_id} ended {outcome.outcome}: {outcome.detail}"
+                )
         elapsed = time.perf_counter() - started
         if any(path.exists() for _, path in made):
             raise RuntimeError("a purged file is still on disk")

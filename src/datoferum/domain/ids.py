@@ -7,6 +7,7 @@ capture order and B-tree inserts stay local, and random enough to be unguessable
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -21,9 +22,12 @@ def new_id() -> str:
     return uuid.UUID(int=value).hex
 
 
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def is_id(value: str) -> bool:
     """True if ``value`` has the shape of an id this product issues."""
-    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+    return _ID.fullmatch(value) is not None
 
 
 def utcnow() -> datetime:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from datoferum.domain.certificates import ALGORITHM, FORMAT, verify
 from datoferum.domain.ids import is_id, isoformat, new_id, utcnow
 from datoferum.errors import InvalidInput, NotFound
 from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.prepared import Prepared
 from datoferum.spine.catalog.schema import Certificate, Event
 
 __all__ = [
@@ -41,10 +43,10 @@ __all__ = [
 PURGE_EVENT = "file.purged"
 
 # Built once, as issuing runs inside every purge.
-_EVENT = select(Event.type, Event.file_id, Event.version, Event.hash).where(
-    Event.seq == bindparam("seq")
+_EVENTS = select(Event.seq, Event.type, Event.file_id, Event.version, Event.hash).where(
+    Event.seq.in_(bindparam("seqs", expanding=True))
 )
-_INSERT = insert(Certificate)
+_INSERT = Prepared(insert(Certificate))
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,14 @@ def _utc(moment: datetime) -> datetime:
     return moment
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def _is_sha256(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
-def _check_cause(cause: Mapping[str, Any]) -> None:
+def check_cause(cause: Mapping[str, Any]) -> None:
     if not isinstance(cause, Mapping) or not cause:
         raise InvalidInput("a deletion certificate needs a cause (policy, request or reason)")
     try:
@@ -119,7 +124,7 @@ def _check_cause(cause: Mapping[str, Any]) -> None:
         raise InvalidInput(f"the cause of a deletion must be plain JSON: {error}") from None
 
 
-def _check(facts: DeletionFacts) -> None:
+def _check(facts: DeletionFacts, *, cause_checked: bool = False) -> None:
     """Refuse facts that would make a wrong certificate: once signed it cannot be taken back."""
     problems = []
     if not is_id(facts.file_id):
@@ -143,28 +148,32 @@ def _check(facts: DeletionFacts) -> None:
     ]
     if problems:
         raise InvalidInput("cannot certify this deletion: " + "; ".join(problems))
-    _check_cause(facts.cause)
+    if not cause_checked:
+        check_cause(facts.cause)
 
 
-def _check_chain(conn: Connection, facts: DeletionFacts) -> None:
-    """The named event must exist, be this version's purge, and have the hash given."""
-    row = conn.execute(_EVENT, {"seq": facts.event_seq}).one_or_none()
-    if row is None:
-        raise InvalidInput(f"cannot certify: the event log has no event {facts.event_seq}")
-    if row.hash != facts.event_hash:
-        raise InvalidInput(
-            f"cannot certify: event {facts.event_seq} has hash {row.hash}, not {facts.event_hash}"
-        )
-    if (
-        row.type != PURGE_EVENT
-        or row.file_id != facts.file_id
-        or (row.version is not None and row.version != facts.version)
-    ):
-        raise InvalidInput(
-            f"cannot certify: event {facts.event_seq} is {row.type!r} of "
-            f"{row.file_id} version {row.version}, not the {PURGE_EVENT} of {facts.file_id} "
-            f"version {facts.version}"
-        )
+def _check_chain(conn: Connection, batch: Sequence[DeletionFacts]) -> None:
+    """Each named event must exist, be that version's purge, and have the hash given."""
+    found = {row.seq: row for row in conn.execute(_EVENTS, {"seqs": [f.event_seq for f in batch]})}
+    for facts in batch:
+        row = found.get(facts.event_seq)
+        if row is None:
+            raise InvalidInput(f"cannot certify: the event log has no event {facts.event_seq}")
+        if row.hash != facts.event_hash:
+            raise InvalidInput(
+                f"cannot certify: event {facts.event_seq} has hash {row.hash}, not "
+                f"{facts.event_hash}"
+            )
+        if (
+            row.type != PURGE_EVENT
+            or row.file_id != facts.file_id
+            or (row.version is not None and row.version != facts.version)
+        ):
+            raise InvalidInput(
+                f"cannot certify: event {facts.event_seq} is {row.type!r} of "
+                f"{row.file_id} version {row.version}, not the {PURGE_EVENT} of {facts.file_id} "
+                f"version {facts.version}"
+            )
 
 
 def _document(
@@ -210,40 +219,53 @@ class CertificateService:
     def issue(
         self, conn: Connection, facts: DeletionFacts, certificate_id: str | None = None
     ) -> CertificateRecord:
-        """Sign and store the certificate of a purge, inside the caller's transaction.
-
-        ``certificate_id`` lets the purge name the certificate in its ``file.purged`` event
-        before the certificate exists. The stored document is the exact signed text.
-        """
-        certificate_id = certificate_id or new_id()
-        if not is_id(certificate_id):
-            raise InvalidInput(f"certificate id {certificate_id!r} is not 32 hex digits")
-        _check(facts)
-        _check_chain(conn, facts)
-        now = utcnow()
-        document = _document(certificate_id, now, self.signer.key_id, facts)
-        text = canonical_json(document)
-        signature = base64.b64encode(self.signer.sign(text.encode("utf-8"))).decode("ascii")
-        record = CertificateRecord(
-            certificate_id, facts.file_id, facts.version, json.loads(text), signature,
-            self.signer.key_id, now,
-        )  # fmt: skip
-        # A faulty signer (or a key id computed another way) must fail the purge here, not
-        # surface years later when an auditor checks the certificate.
-        verify(record.as_dict(), self.signer.public_key_pem())
-        conn.execute(
-            _INSERT,
-            {
-                "id": certificate_id,
-                "file_id": facts.file_id,
-                "version": facts.version,
-                "document": text,
-                "signature": signature,
-                "key_id": self.signer.key_id,
-                "created_at": now,
-            },
-        )
+        """Sign and store the certificate of one purge, inside the caller's transaction."""
+        (record,) = self.issue_many(conn, [(facts, certificate_id or new_id())])
         return record
+
+    def issue_many(
+        self, conn: Connection, batch: Sequence[tuple[DeletionFacts, str]]
+    ) -> list[CertificateRecord]:
+        """Sign and store the certificates of a batch of purges, inside the caller's transaction.
+
+        Each comes with its id, so the purge can name the certificate in its ``file.purged``
+        event before the certificate exists. The stored document is the exact signed text.
+        Nothing is stored unless every certificate of the batch can be issued.
+        """
+        checked: set[int] = set()  # a batch's purges usually share one cause: check it once
+        for facts, certificate_id in batch:
+            if not is_id(certificate_id):
+                raise InvalidInput(f"certificate id {certificate_id!r} is not 32 hex digits")
+            _check(facts, cause_checked=id(facts.cause) in checked)
+            checked.add(id(facts.cause))
+        _check_chain(conn, [facts for facts, _ in batch])
+        now = utcnow()
+        records, rows = [], []
+        for facts, certificate_id in batch:
+            document = _document(certificate_id, now, self.signer.key_id, facts)
+            text = canonical_json(document)
+            signature = base64.b64encode(self.signer.sign(text.encode("utf-8"))).decode("ascii")
+            records.append(
+                CertificateRecord(
+                    certificate_id, facts.file_id, facts.version, document, signature,
+                    self.signer.key_id, now,
+                )
+            )  # fmt: skip
+            rows.append(
+                {
+                    "id": certificate_id, "file_id": facts.file_id, "version": facts.version,
+                    "document": text, "signature": signature, "key_id": self.signer.key_id,
+                    "created_at": now,
+                }
+            )  # fmt: skip
+        if records:
+            # A faulty signer (or a key id computed another way) must fail the purge here, not
+            # surface years later when an auditor checks a certificate. Such faults are not
+            # random, so checking one certificate of a batch finds them; checking every one
+            # would cost more than twice the signing.
+            verify(records[0].as_dict(), self.signer.public_key_pem())
+        _INSERT.run_many(conn, rows)
+        return records
 
     def get(self, certificate_id: str) -> CertificateRecord:
         if not is_id(certificate_id):

@@ -29,10 +29,11 @@ from sqlalchemy import Connection, insert, select, update
 from datoferum.domain.ids import is_id, isoformat, new_id, utcnow
 from datoferum.domain.metadata import KEY_PATTERN
 from datoferum.domain.records import State
-from datoferum.errors import DatoferumError, InvalidInput, NotFound
+from datoferum.errors import InvalidInput, NotFound
 from datoferum.services import plans
 from datoferum.services.plans import PlanItem
-from datoferum.services.purge import PurgeOutcome, PurgeService
+from datoferum.services.purge import BATCH as PURGE_BATCH
+from datoferum.services.purge import PurgeOutcome, PurgeRequest, PurgeService
 from datoferum.services.worker import JobContext
 from datoferum.spine import eventlog, jobs
 from datoferum.spine.catalog.database import Catalog
@@ -321,9 +322,17 @@ class ErasureService:
         items = [PlanItem(**item) for item in json.loads(stored)]
         cause = {"request": f"{KIND}:{request_id}"}
         results = []
-        for done, item in enumerate(items, 1):
-            results.append(self._erase(item, row.subject_key, cause, context.actor))
-            context.progress(done, len(items))
+        for first in range(0, len(items), PURGE_BATCH):
+            batch = items[first : first + PURGE_BATCH]
+            requests = [
+                PurgeRequest(item.file_id, item.version, cause, context.actor, cause["request"],
+                             (row.subject_key,))
+                for item in batch
+            ]  # fmt: skip
+            results += [
+                self._reported(o, cause["request"]) for o in self.purge.purge_many(requests)
+            ]
+            context.progress(first + len(batch), len(items))
         context.progress(len(items), len(items), force=True)
         counts = _counts(results, RUN_OUTCOMES)
         with self.catalog.writing() as conn:
@@ -331,32 +340,23 @@ class ErasureService:
             _event(conn, "erasure.completed", context.actor, details, cause["request"])
         return {"request": request_id, "counts": counts, "items": results}
 
-    def _erase(
-        self, item: PlanItem, key: str, cause: Mapping[str, str], actor: str
-    ) -> dict[str, Any]:
-        """Purge one version; a failure is reported for that version and the rest go on."""
-        try:
-            outcome = self.purge.purge(
-                item.file_id, item.version, cause=cause, actor=actor,
-                correlation_id=cause["request"], erase_keys=(key,),
-            )  # fmt: skip
-        except DatoferumError as error:
-            failed = PurgeOutcome(item.file_id, item.version, "failed", error.detail)
-            return failed.as_dict()
+    def _reported(self, outcome: PurgeOutcome, request: str) -> dict[str, Any]:
+        """A version's line in the summary: one this request purged before a crash (and the
+        rerun finds already purged) is reported purged, with the certificate it got then."""
         if outcome.outcome == "already-purged":
-            earlier = self._certificate_of(item, cause["request"])
+            earlier = self._certificate_of(outcome.file_id, outcome.version, request)
             if earlier is not None:
                 outcome = PurgeOutcome(
-                    item.file_id, item.version, "purged", "purged", certificate_id=earlier
+                    outcome.file_id, outcome.version, "purged", "purged", certificate_id=earlier
                 )
         return outcome.as_dict()
 
-    def _certificate_of(self, item: PlanItem, request: str) -> str | None:
+    def _certificate_of(self, file_id: str, version: int, request: str) -> str | None:
         """The certificate this request already got for a version (a rerun after a crash)."""
         with self.catalog.reading() as conn:
             rows = conn.execute(
                 select(Certificate.id, Certificate.document).where(
-                    Certificate.file_id == item.file_id, Certificate.version == item.version
+                    Certificate.file_id == file_id, Certificate.version == version
                 )
             ).all()
         for row in rows:

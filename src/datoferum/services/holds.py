@@ -27,12 +27,11 @@ from datoferum.spine.eventlog import NewEvent
 
 SCOPES = ("file", "collection", "query")
 
-# Built once: every purge asks, and building the statement cost more than running it.
-_COVERING = select(Hold.__table__).where(
+# Built once: every purge asks, and building the statement cost more than running it. It reads
+# every active collection and query hold (there are few) and the file holds of the files asked.
+_ACTIVE = select(Hold.__table__).where(
     Hold.released_at.is_(None),
-    ((Hold.scope == "file") & (Hold.target == bindparam("file_id")))
-    | ((Hold.scope == "collection") & (Hold.target == bindparam("collection")))
-    | (Hold.scope == "query"),
+    (Hold.scope != "file") | Hold.target.in_(bindparam("file_ids", expanding=True)),
 )
 
 
@@ -216,15 +215,22 @@ class HoldService:
         with self.catalog.reading() as conn:
             return [_record(row) for row in conn.execute(query)]
 
-    def covering(self, conn: Connection, file_id: str, collection: str) -> list[HoldRecord]:
-        """The active holds that protect this file, read in the caller's transaction."""
-        rows = conn.execute(_COVERING, {"file_id": file_id, "collection": collection}).all()
-        found = []
-        for row in rows:
-            hold = _record(row)
-            if hold.scope != "query" or (
-                self.query_matcher is not None
-                and self.query_matcher.matches(conn, hold.query or [], file_id)
-            ):
-                found.append(hold)
-        return found
+    def covering(
+        self, conn: Connection, files: Sequence[tuple[str, str]]
+    ) -> dict[str, list[HoldRecord]]:
+        """The active holds that protect each of ``files`` (id and collection), read in the
+        caller's transaction with one query for them all."""
+        holds = [_record(row) for row in conn.execute(_ACTIVE, {"file_ids": [f for f, _ in files]})]
+        return {
+            file_id: [hold for hold in holds if self._covers(conn, hold, file_id, collection)]
+            for file_id, collection in files
+        }
+
+    def _covers(self, conn: Connection, hold: HoldRecord, file_id: str, collection: str) -> bool:
+        if hold.scope == "file":
+            return hold.target == file_id
+        if hold.scope == "collection":
+            return hold.target == collection
+        return self.query_matcher is not None and self.query_matcher.matches(
+            conn, hold.query or [], file_id
+        )

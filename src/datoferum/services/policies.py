@@ -12,6 +12,7 @@ import heapq
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -42,7 +43,8 @@ from datoferum.domain.roles import SYSTEM
 from datoferum.errors import Conflict, InvalidInput, NotFound
 from datoferum.services import plans
 from datoferum.services.plans import PlanItem
-from datoferum.services.purge import PurgeService
+from datoferum.services.purge import BATCH as PURGE_BATCH
+from datoferum.services.purge import PurgeRequest, PurgeService
 from datoferum.services.retention import apply_rule
 from datoferum.services.scheduler import set_schedule
 from datoferum.services.signals import latest_signals
@@ -358,47 +360,50 @@ class PolicyService:
         plan_id = context.payload.get("plan")
         # Purges of this policy that a crash (or a failing backend) stopped half-way are left
         # "purging", which evaluation no longer selects: finish them first.
-        counts: dict[str, int] = {}
+        counts: Counter[str] = Counter()
         resumed = self.purge.interrupted(policy=name)
-        for stopped in resumed:
-            outcome = self.purge.purge(
-                stopped.file_id, stopped.version, cause=stopped.cause, actor=stopped.actor,
-                correlation_id=stopped.correlation_id,
-            ).outcome  # fmt: skip
-            counts[outcome] = counts.get(outcome, 0) + 1
+        counts.update(outcome.outcome for outcome in self.purge.purge_many(resumed))
         if plan_id:
             with self.catalog.reading() as conn:
                 stored = self._current(conn, name)
                 items = plans.items(conn, str(plan_id))
         else:
             stored, items = self.evaluate(name)
-        for done, item in enumerate(items, 1):
-            for outcome in self._act(
-                stored, item.file_id, item.version, context.job.id, context.actor
-            ):
-                counts[outcome] = counts.get(outcome, 0) + 1
-            context.progress(done, len(items))
+        for first in range(0, len(items), PURGE_BATCH):
+            batch = items[first : first + PURGE_BATCH]
+            counts.update(self._act(stored, batch, context.job.id, context.actor))
+            context.progress(first + len(batch), len(items))
         context.progress(len(items), len(items), force=True)
         return {
             "policy": stored.label, "files": len(items), "resumed": len(resumed),
-            "outcomes": counts,
+            "outcomes": dict(counts),
         }  # fmt: skip
 
     def _act(
-        self, stored: StoredPolicy, file_id: str, number: int, job_id: str, requested_by: str
+        self, stored: StoredPolicy, items: Sequence[PlanItem], job_id: str, requested_by: str
     ) -> list[str]:
-        """Apply every action of the policy to one version; returns an outcome per action."""
+        """Apply every action of the policy, in order, to a batch of versions (purges as one
+        batch); returns an outcome per action and version, or raises the first purge failure."""
         policy, actor = stored.policy, f"policy:{stored.policy.name}"
         cause = {"policy": policy.name, "policy_version": stored.version, "job": job_id,
                  "requested_by": requested_by}  # fmt: skip
         outcomes = []
         for action in policy.actions:
             if isinstance(action, PurgeAction):
-                outcome = self.purge.purge(file_id, number, cause=cause, actor=actor)
-                outcomes.append(outcome.outcome)
+                requests = [PurgeRequest(i.file_id, i.version, cause, actor) for i in items]
+                purged = self.purge.purge_many(requests)
+                # A purge that failed (a backend down) fails the run, to be retried: the retry
+                # finishes what was started and goes on from there.
+                for outcome in purged:
+                    if outcome.error is not None:
+                        raise outcome.error
+                outcomes += [outcome.outcome for outcome in purged]
                 continue
-            with self.catalog.writing() as conn:
-                outcomes.append(self._change(conn, stored, action, file_id, number, actor, cause))
+            for item in items:
+                with self.catalog.writing() as conn:
+                    outcomes.append(
+                        self._change(conn, stored, action, item.file_id, item.version, actor, cause)
+                    )
         return outcomes
 
     def _change(
@@ -529,7 +534,7 @@ class PolicyService:
             cause = {"policy": policy.name, "policy_version": stored.version, "signal": name}
             actor = f"policy:{policy.name}"
             if triggered:
-                self._act(stored, file_id, found.number, "", f"signal:{name}")
+                self._act(stored, [PlanItem(file_id, found.number, "policy")], "", f"signal:{name}")
                 continue
             with self.catalog.writing() as conn:
                 for action in clocks:

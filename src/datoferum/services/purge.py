@@ -9,12 +9,18 @@ again (jobs retry it):
 3. In one transaction: mark the replicas deleted and the version ``purged``, erase metadata marked
    personal, append the ``file.purged`` event, and issue the signed certificate that names that
    event's place in the chain.
+
+Policies, retention and erasure requests purge thousands of versions at a time, so the steps run
+on batches: two transactions and one round of deletions for up to :data:`BATCH` versions. Every
+version still gets its own events and certificate, and its own outcome: a version that cannot be
+purged (held, retained, a backend failing) does not stop the others.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,36 +29,49 @@ from sqlalchemy import Connection, bindparam, select, update
 from datoferum.adapters.storage.base import StorageBackend
 from datoferum.domain.ids import is_id, new_id, utcnow
 from datoferum.domain.records import State
-from datoferum.errors import InvalidInput, NotFound, StorageUnavailable
+from datoferum.errors import DatoferumError, InvalidInput, NotFound, StorageUnavailable
 from datoferum.services import plans
-from datoferum.services.certificates import CertificateService, DeletedReplica, DeletionFacts
-from datoferum.services.holds import HoldService
+from datoferum.services.certificates import (
+    CertificateService,
+    DeletedReplica,
+    DeletionFacts,
+    check_cause,
+)
+from datoferum.services.holds import HoldRecord, HoldService
 from datoferum.services.plans import PlanItem
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.prepared import Prepared
 from datoferum.spine.catalog.schema import Collection, Event, File, Replica, Version
 from datoferum.spine.eventlog import NewEvent
 
+#: Versions purged together: two transactions and one round of deletions for the lot.
+BATCH = 500
+
 
 @dataclass(frozen=True)
-class Interrupted:
-    """A purge that passed its first step and was stopped (by a crash) before its last."""
+class PurgeRequest:
+    """One version to purge, and in whose name and why."""
 
     file_id: str
     version: int
-    cause: dict[str, Any]
+    cause: Mapping[str, Any]
     actor: str
-    correlation_id: str
+    correlation_id: str = ""
+    #: Metadata keys to erase besides those marked personal (see :meth:`PurgeService.purge`).
+    erase_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class PurgeOutcome:
     file_id: str
     version: int
-    outcome: str  # purged | would-purge | held | retained | already-purged
+    outcome: str  # purged | would-purge | held | retained | already-purged | failed
     detail: str
     certificate_id: str | None = None
     holds: tuple[str, ...] = field(default=())
+    #: Why a ``failed`` purge failed, to be raised where one version was asked for.
+    error: DatoferumError | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,38 +84,62 @@ class PurgeOutcome:
         }
 
 
-# The purge's statements, built once: building a statement like _TARGET took ~150 µs per call,
-# seven times what running it takes, and a purge runs a dozen of them.
-_TARGET = (
+def _failed(request: PurgeRequest, error: DatoferumError) -> PurgeOutcome:
+    return PurgeOutcome(request.file_id, request.version, "failed", error.detail, error=error)
+
+
+# The purge's statements, built once: building a statement like _TARGETS took ~150 µs per call,
+# more than running it, and a purge runs several per batch.
+_TARGETS = (
     select(Version.__table__, File.latest_version, File.path, Collection.name.label("collection"))
     .join(File, File.id == Version.file_id)
     .join(Collection, Collection.id == File.collection_id)
-    .where(Version.file_id == bindparam("file_id"), Version.number == bindparam("number"))
+    .where(Version.file_id.in_(bindparam("file_ids", expanding=True)))
 )
-_REPLICAS = select(Replica.backend, Replica.key).where(Replica.version_id == bindparam("vid"))
-_VERSION_STATE = (
+_STATES = select(Version.id, Version.state).where(Version.id.in_(bindparam("vids", expanding=True)))
+_REPLICAS = select(Replica.version_id, Replica.backend, Replica.key).where(
+    Replica.version_id.in_(bindparam("vids", expanding=True))
+)
+_VERSION_STATE = Prepared(
     update(Version).where(Version.id == bindparam("vid")).values(state=bindparam("new_state"))
 )
-_FILE_STATE = update(File).where(File.id == bindparam("fid")).values(state=bindparam("new_state"))
-_VERSION_PURGED = (
+_FILE_STATE = Prepared(
+    update(File).where(File.id == bindparam("fid")).values(state=bindparam("new_state"))
+)
+_VERSION_PURGED = Prepared(
     update(Version)
     .where(Version.id == bindparam("vid"))
     .values(
         state=State.PURGED, purged_at=bindparam("now"), user_metadata=bindparam("kept_metadata")
     )
 )
-_REPLICAS_DELETED = (
+_REPLICAS_DELETED = Prepared(
     update(Replica).where(Replica.version_id == bindparam("vid")).values(state="deleted")
 )
 
 
-def _target(conn: Connection, file_id: str, number: int) -> Any:
-    if not is_id(file_id):
-        raise NotFound(f"there is no file with id {file_id!r}")
-    row = conn.execute(_TARGET, {"file_id": file_id, "number": number}).first()
-    if row is None:
-        raise NotFound(f"file {file_id} has no version {number}")
-    return row
+def _targets(conn: Connection, requests: Sequence[PurgeRequest]) -> dict[tuple[str, int], Any]:
+    """The rows of the versions asked for that exist, by (file id, number)."""
+    file_ids = sorted({r.file_id for r in requests if is_id(r.file_id)})
+    rows = conn.execute(_TARGETS, {"file_ids": file_ids}).all() if file_ids else []
+    return {(row.file_id, row.number): row for row in rows}
+
+
+def _missing(request: PurgeRequest) -> NotFound:
+    if not is_id(request.file_id):
+        return NotFound(f"there is no file with id {request.file_id!r}")
+    return NotFound(f"file {request.file_id} has no version {request.version}")
+
+
+@dataclass
+class _Started:
+    """A version past step 1: its row and the replicas to delete (then, the deletions)."""
+
+    request: PurgeRequest
+    row: Any
+    replicas: list[tuple[str, str]]
+    deleted: list[DeletedReplica] = field(default_factory=list)
+    error: DatoferumError | None = None
 
 
 class PurgeService:
@@ -112,7 +155,7 @@ class PurgeService:
         self.holds = holds
         self.certificates = certificates
 
-    def interrupted(self, *, policy: str) -> list[Interrupted]:
+    def interrupted(self, *, policy: str) -> list[PurgeRequest]:
         """Purges of newest versions that ``policy`` started and never finished, each with the
         cause, actor and correlation id its ``file.purge_started`` event recorded, so finishing
         it certifies the purge exactly as it began. (Policies act on newest versions only, and
@@ -137,7 +180,7 @@ class PurgeService:
                 cause = json.loads(started.details).get("cause") or {}
                 if cause.get("policy") == policy:
                     found.append(
-                        Interrupted(
+                        PurgeRequest(
                             file.id, file.latest_version, cause, started.actor,
                             started.correlation_id,
                         )
@@ -154,10 +197,11 @@ class PurgeService:
             raise NotFound(f"there is no file with id {file_id!r}")
         return found
 
-    def _refusal(self, conn: Connection, row: Any, bypass_governance: bool) -> PurgeOutcome | None:
+    def _refusal(
+        self, row: Any, holds: Sequence[HoldRecord], bypass_governance: bool
+    ) -> PurgeOutcome | None:
         if row.state == State.PURGED:
             return PurgeOutcome(row.file_id, row.number, "already-purged", "already purged")
-        holds = self.holds.covering(conn, row.file_id, row.collection)
         if holds:
             names = ", ".join(f"{h.id} ({h.owner}: {h.reason})" for h in holds)
             return PurgeOutcome(
@@ -173,13 +217,19 @@ class PurgeService:
             )  # fmt: skip
         return None
 
+    def _holds(self, conn: Connection, rows: Sequence[Any]) -> dict[str, list[HoldRecord]]:
+        return self.holds.covering(conn, [(row.file_id, row.collection) for row in rows])
+
     def preview(
         self, file_id: str, number: int, *, bypass_governance: bool = False
     ) -> PurgeOutcome:
         """What a purge would do now, changing nothing."""
+        request = PurgeRequest(file_id, number, {}, "")
         with self.catalog.reading() as conn:
-            row = _target(conn, file_id, number)
-            refusal = self._refusal(conn, row, bypass_governance)
+            row = _targets(conn, [request]).get((file_id, number))
+            if row is None:
+                raise _missing(request)
+            refusal = self._refusal(row, self._holds(conn, [row])[file_id], bypass_governance)
         return refusal or PurgeOutcome(file_id, number, "would-purge", "would be purged")
 
     def purge(
@@ -193,126 +243,227 @@ class PurgeService:
         bypass_governance: bool = False,
         erase_keys: Sequence[str] = (),
     ) -> PurgeOutcome:
-        """Purge one version (or finish an interrupted purge of it).
+        """Purge one version (or finish an interrupted purge of it); raise if it fails.
 
         ``erase_keys`` are metadata keys to erase besides those marked personal: an erasure
         request names its subject by a key that capture may not have marked. When given, the
         certificate's cause lists the keys erased, so the proof covers the metadata too.
         """
-        started = self._start(file_id, number, cause, actor, correlation_id, bypass_governance)
-        if isinstance(started, PurgeOutcome):
-            return started
-        deleted = [self._destroy(row.backend, row.key) for row in started]
-        return self._finish(file_id, number, cause, actor, correlation_id, deleted, erase_keys)
+        request = PurgeRequest(file_id, number, cause, actor, correlation_id, tuple(erase_keys))
+        (outcome,) = self.purge_many([request], bypass_governance=bypass_governance)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    def purge_many(
+        self, requests: Sequence[PurgeRequest], *, bypass_governance: bool = False
+    ) -> list[PurgeOutcome]:
+        """Purge many versions, :data:`BATCH` at a time; one outcome per request, in order.
+
+        A version that cannot be purged gets a ``failed`` outcome (with its ``error``) and is
+        left as it was, or ``purging`` if its bytes could not all be deleted, for a later purge
+        to finish. A version asked for twice is purged once and reported twice.
+        """
+        unique = list({(r.file_id, r.version): r for r in reversed(requests)}.values())[::-1]
+        batches = [unique[first : first + BATCH] for first in range(0, len(unique), BATCH)]
+        outcomes: dict[tuple[str, int], PurgeOutcome] = {}
+        if len(batches) == 1:
+            refused, started = self._start(batches[0], bypass_governance)
+            outcomes.update(refused)
+            self._destroy(started)
+            outcomes.update(self._finish(started))
+        else:
+            outcomes.update(self._pipelined(batches, bypass_governance))
+        return [outcomes[(r.file_id, r.version)] for r in requests]
+
+    def _pipelined(
+        self, batches: Sequence[Sequence[PurgeRequest]], bypass_governance: bool
+    ) -> dict[tuple[str, int], PurgeOutcome]:
+        """The batches' steps overlapped: one batch's bytes are deleted (which waits on the
+        disk, not the CPU) while the batch before it is certified and the next one started."""
+        outcomes: dict[tuple[str, int], PurgeOutcome] = {}
+        with ThreadPoolExecutor(1, thread_name_prefix="purge") as deleter:
+            pending: tuple[list[_Started], Future[None]] | None = None
+            for batch in batches:
+                refused, started = self._start(batch, bypass_governance)
+                outcomes.update(refused)
+                deleting = deleter.submit(self._destroy, started)
+                if pending is not None:
+                    pending[1].result()
+                    outcomes.update(self._finish(pending[0]))
+                pending = (started, deleting)
+            if pending is not None:
+                pending[1].result()
+                outcomes.update(self._finish(pending[0]))
+        return outcomes
 
     def _start(
-        self,
-        file_id: str,
-        number: int,
-        cause: Mapping[str, Any],
-        actor: str,
-        correlation_id: str,
-        bypass_governance: bool,
-    ) -> PurgeOutcome | Sequence[Any]:
-        """Step 1: the refusal, if the purge may not happen; else the replicas to delete."""
+        self, batch: Sequence[PurgeRequest], bypass_governance: bool
+    ) -> tuple[dict[tuple[str, int], PurgeOutcome], list[_Started]]:
+        """Step 1: the versions that may not be purged, with why; and those to purge now."""
+        refused: dict[tuple[str, int], PurgeOutcome] = {}
+        started: list[_Started] = []
+        events: list[NewEvent] = []
+        versions: list[dict[str, Any]] = []
+        files: list[dict[str, Any]] = []
         with self.catalog.writing() as conn:
-            row = _target(conn, file_id, number)
-            replicas = conn.execute(_REPLICAS, {"vid": row.id}).all()
-            if row.state == State.PURGING:
-                return replicas  # an earlier attempt stopped half-way: finish it
-            refusal = self._refusal(conn, row, bypass_governance)
-            if refusal is not None:
-                if refusal.outcome != "already-purged":
-                    refused = {
-                        "cause": dict(cause),
-                        "reason": refusal.detail,
-                        "holds": list(refusal.holds),
-                    }
-                    eventlog.append(
-                        conn,
-                        [
-                            NewEvent(
-                                "file.purge_refused",
-                                actor,
-                                file_id,
-                                number,
-                                refused,
-                                correlation_id,
-                            )
-                        ],
+            rows = _targets(conn, batch)
+            found = [rows[(r.file_id, r.version)] for r in batch if (r.file_id, r.version) in rows]
+            holds = self._holds(conn, found)
+            replicas: dict[str, list[tuple[str, str]]] = {row.id: [] for row in found}
+            vids = list(replicas)
+            for replica in conn.execute(_REPLICAS, {"vids": vids}) if vids else []:
+                replicas[replica.version_id].append((replica.backend, replica.key))
+            now = utcnow()
+            causes: set[int] = set()  # the batch's requests usually share one cause object
+            for request in batch:
+                key = (request.file_id, request.version)
+                row = rows.get(key)
+                if row is None:
+                    refused[key] = _failed(request, _missing(request))
+                    continue
+                try:
+                    if id(request.cause) not in causes:
+                        check_cause(request.cause)
+                        causes.add(id(request.cause))
+                except InvalidInput as error:
+                    refused[key] = _failed(request, error)
+                    continue
+                if row.state == State.PURGING:  # an earlier attempt stopped half-way: finish it
+                    started.append(_Started(request, row, replicas[row.id]))
+                    continue
+                refusal = self._refusal(row, holds[row.file_id], bypass_governance)
+                if refusal is not None:
+                    refused[key] = refusal
+                    if refusal.outcome != "already-purged":
+                        details: dict[str, Any] = {
+                            "cause": dict(request.cause), "reason": refusal.detail,
+                            "holds": list(refusal.holds),
+                        }  # fmt: skip
+                        events.append(self._event("file.purge_refused", request, details))
+                    continue
+                versions.append({"vid": row.id, "new_state": State.PURGING})
+                if request.version == row.latest_version:
+                    files.append({"fid": row.file_id, "new_state": State.PURGING})
+                bypassed = bool(row.retain_until is not None and row.retain_until > now)
+                details = {"cause": dict(request.cause), "governance_bypassed": bypassed}
+                events.append(self._event("file.purge_started", request, details))
+                started.append(_Started(request, row, replicas[row.id]))
+            _VERSION_STATE.run_many(conn, versions)
+            _FILE_STATE.run_many(conn, files)
+            eventlog.append(conn, events)
+        return refused, started
+
+    @staticmethod
+    def _event(kind: str, request: PurgeRequest, details: dict[str, Any]) -> NewEvent:
+        return NewEvent(
+            kind, request.actor, request.file_id, request.version, details,
+            request.correlation_id,
+        )  # fmt: skip
+
+    def _destroy(self, started: Sequence[_Started]) -> None:
+        """Step 2: delete every replica, one batch per backend, and check each is gone."""
+        by_backend: dict[str, list[tuple[_Started, str]]] = {}
+        for item in started:
+            for backend_name, key in item.replicas:
+                by_backend.setdefault(backend_name, []).append((item, key))
+        for backend_name, wanted in by_backend.items():
+            backend = self.backends.get(backend_name)
+            if backend is None:
+                error = StorageUnavailable(
+                    f"backend {backend_name!r} holding a replica is not configured; the purge "
+                    "resumes once it is"
+                )
+                for item, _key in wanted:
+                    item.error = error
+                continue
+            try:
+                backend.delete_many([key for _item, key in wanted])
+            except DatoferumError as error:
+                for item, _key in wanted:
+                    item.error = error
+                continue
+            for item, key in wanted:
+                gone = backend.stat(key) is None
+                item.deleted.append(DeletedReplica(backend_name, key, utcnow(), verified=gone))
+                if not gone:
+                    item.error = StorageUnavailable(
+                        f"bytes of version {item.request.version} of {item.request.file_id} are "
+                        f"still readable on {backend_name} after deletion; the purge will be "
+                        "retried"
                     )
-                return refusal
-            conn.execute(_VERSION_STATE, {"vid": row.id, "new_state": State.PURGING})
-            if number == row.latest_version:
-                conn.execute(_FILE_STATE, {"fid": file_id, "new_state": State.PURGING})
-            bypassed = bool(row.retain_until is not None and row.retain_until > utcnow())
-            details: dict[str, Any] = {"cause": dict(cause), "governance_bypassed": bypassed}
-            eventlog.append(
-                conn,
-                [NewEvent("file.purge_started", actor, file_id, number, details, correlation_id)],
-            )
-        return replicas
 
-    def _destroy(self, backend_name: str, key: str) -> DeletedReplica:
-        backend = self.backends.get(backend_name)
-        if backend is None:
-            raise StorageUnavailable(
-                f"backend {backend_name!r} holding a replica is not configured; the purge "
-                "resumes once it is"
-            )
-        backend.delete(key)
-        return DeletedReplica(backend_name, key, utcnow(), verified=backend.stat(key) is None)
-
-    def _finish(
-        self,
-        file_id: str,
-        number: int,
-        cause: Mapping[str, Any],
-        actor: str,
-        correlation_id: str,
-        deleted: Sequence[DeletedReplica],
-        erase_keys: Sequence[str] = (),
-    ) -> PurgeOutcome:
-        unverified = [r.backend for r in deleted if not r.verified]
-        if unverified:
-            raise StorageUnavailable(
-                f"bytes of version {number} of {file_id} are still readable on "
-                f"{', '.join(unverified)} after deletion; the purge will be retried"
-            )
+    def _finish(self, started: Sequence[_Started]) -> dict[tuple[str, int], PurgeOutcome]:
+        """Step 3: record the purges whose bytes are gone everywhere, with their certificates."""
+        outcomes: dict[tuple[str, int], PurgeOutcome] = {}
+        for item in started:
+            if item.error is not None:
+                outcomes[(item.request.file_id, item.request.version)] = _failed(
+                    item.request, item.error
+                )
+        done = [item for item in started if item.error is None]
+        if not done:
+            return outcomes
         now = utcnow()
         with self.catalog.writing() as conn:
-            row = _target(conn, file_id, number)
-            if row.state == State.PURGED:
-                return PurgeOutcome(file_id, number, "already-purged", "already purged")
-            personal = set(json.loads(row.personal_keys or "[]")) | set(erase_keys)
-            metadata = json.loads(row.user_metadata)
-            erased = sorted(personal & metadata.keys())
-            kept = {k: v for k, v in metadata.items() if k not in personal}
-            kept_metadata = json.dumps(kept, ensure_ascii=False)
-            conn.execute(
-                _VERSION_PURGED, {"vid": row.id, "now": now, "kept_metadata": kept_metadata}
-            )
-            conn.execute(_REPLICAS_DELETED, {"vid": row.id})
-            if number == row.latest_version:
-                conn.execute(_FILE_STATE, {"fid": file_id, "new_state": State.PURGED})
-            certificate_id = new_id()
-            details = {
-                "cause": dict(cause),
-                "replicas": [{"backend": r.backend, "verified": r.verified} for r in deleted],
-                "erased_metadata": erased,
-                "certificate": certificate_id,
-            }
-            (event,) = eventlog.append(
-                conn, [NewEvent("file.purged", actor, file_id, number, details, correlation_id)]
-            )
-            facts = DeletionFacts(
-                file_id=file_id, collection=row.collection, path=row.path, version=number,
-                sha256=row.sha256, size=row.size, replicas=deleted,
-                cause={**cause, "erased_metadata": erased} if erase_keys else dict(cause),
-                actor=actor, purged_at=now, event_seq=event.seq, event_hash=event.hash,
+            # The rest of each row was read by step 1 and a purging version does not change.
+            states = dict(conn.execute(_STATES, {"vids": [item.row.id for item in done]}).all())
+            versions, replicas, files, events, facts = [], [], [], [], []
+            for item in done:
+                request, row = item.request, item.row
+                if states[row.id] == State.PURGED:  # another purge finished it meanwhile
+                    outcomes[(request.file_id, request.version)] = PurgeOutcome(
+                        request.file_id, request.version, "already-purged", "already purged"
+                    )
+                    continue
+                personal = set(json.loads(row.personal_keys or "[]")) | set(request.erase_keys)
+                metadata = json.loads(row.user_metadata)
+                erased = sorted(personal & metadata.keys())
+                kept = {k: v for k, v in metadata.items() if k not in personal}
+                versions.append(
+                    {"vid": row.id, "now": now,
+                     "kept_metadata": json.dumps(kept, ensure_ascii=False)}
+                )  # fmt: skip
+                replicas.append({"vid": row.id})
+                if request.version == row.latest_version:
+                    files.append({"fid": request.file_id, "new_state": State.PURGED})
+                certificate_id = new_id()
+                details = {
+                    "cause": dict(request.cause),
+                    "replicas": [
+                        {"backend": r.backend, "verified": r.verified} for r in item.deleted
+                    ],
+                    "erased_metadata": erased,
+                    "certificate": certificate_id,
+                }
+                events.append(self._event("file.purged", request, details))
+                cause = request.cause
+                if request.erase_keys:
+                    cause = {**cause, "erased_metadata": erased}
+                facts.append((item, row, cause, certificate_id))
+            _VERSION_PURGED.run_many(conn, versions)
+            _REPLICAS_DELETED.run_many(conn, replicas)
+            _FILE_STATE.run_many(conn, files)
+            appended = eventlog.append(conn, events)
+            certificates = [
+                (
+                    DeletionFacts(
+                        file_id=item.request.file_id, collection=row.collection, path=row.path,
+                        version=item.request.version, sha256=row.sha256, size=row.size,
+                        replicas=item.deleted, cause=cause, actor=item.request.actor,
+                        purged_at=now, event_seq=event.seq, event_hash=event.hash,
+                    ),
+                    certificate_id,
+                )
+                for (item, row, cause, certificate_id), event in zip(facts, appended, strict=True)
+            ]  # fmt: skip
+            self.certificates.issue_many(conn, certificates)
+        for deletion, certificate_id in certificates:
+            outcomes[(deletion.file_id, deletion.version)] = PurgeOutcome(
+                deletion.file_id, deletion.version, "purged", "purged",
+                certificate_id=certificate_id,
             )  # fmt: skip
-            self.certificates.issue(conn, facts, certificate_id)
-        return PurgeOutcome(file_id, number, "purged", "purged", certificate_id=certificate_id)
+        return outcomes
 
     def request(
         self,
@@ -337,7 +488,11 @@ class PurgeService:
                 items = plans.take(conn, plan_id, "purge", file_id)
             numbers = [item.version for item in items]
         else:
-            numbers = list(versions) if versions else self.versions_of(file_id)
+            known = self.versions_of(file_id)
+            numbers = list(versions) if versions else known
+            unknown = sorted(set(numbers) - set(known))
+            if unknown:
+                raise NotFound(f"file {file_id} has no version {unknown[0]}")
         if dry_run:
             outcomes = [
                 self.preview(file_id, n, bypass_governance=bypass_governance) for n in numbers
@@ -348,13 +503,14 @@ class PurgeService:
             with self.catalog.writing() as conn:
                 new_plan = plans.create(conn, "purge", file_id, items, actor)
             return new_plan, outcomes
-        return None, [
-            self.purge(
-                file_id, number, cause=cause, actor=actor, correlation_id=correlation_id,
-                bypass_governance=bypass_governance,
-            )
-            for number in numbers
-        ]  # fmt: skip
+        outcomes = self.purge_many(
+            [PurgeRequest(file_id, n, cause, actor, correlation_id) for n in numbers],
+            bypass_governance=bypass_governance,
+        )
+        for outcome in outcomes:
+            if outcome.error is not None:
+                raise outcome.error
+        return None, outcomes
 
     def run_job(self, payload: Mapping[str, Any], actor: str) -> PurgeOutcome:
         """The ``purge`` job: one version, in the name of whoever asked for it."""

@@ -9,6 +9,7 @@ and that shortening is recorded. When the time comes, the version's ``expiry_act
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from datoferum.domain.ids import is_id, isoformat, utcnow
 from datoferum.domain.records import State
 from datoferum.domain.retention import RetentionRule
 from datoferum.errors import DatoferumError, InvalidInput, NotFound, Retained
-from datoferum.services.purge import PurgeService
+from datoferum.services.purge import PurgeOutcome, PurgeRequest, PurgeService
 from datoferum.services.worker import JobContext
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
@@ -81,6 +82,25 @@ def purge_schedule(conn: Connection) -> dict[str, Any]:
         "purges_overdue": overdue,
         "purge_lag_seconds": (now - oldest_overdue).total_seconds() if oldest_overdue else 0.0,
     }
+
+
+ACTOR = "retention"
+
+
+def _cause(row: Any) -> dict[str, str]:
+    return {"retention": row.retention_cause or "", "due": isoformat(row.retain_until)}
+
+
+def _purges(rows: Sequence[Any]) -> list[PurgeRequest]:
+    return [PurgeRequest(row.file_id, row.number, _cause(row), ACTOR) for row in rows]
+
+
+def _purge_count(row: Any, outcome: PurgeOutcome) -> str:
+    """Which of the sweep's counts a purge outcome adds to."""
+    if outcome.outcome == "failed":
+        log.warning("expiry of %s v%s failed: %s", row.file_id, row.number, outcome.detail)
+        return "failed"
+    return "purged" if outcome.outcome in ("purged", "already-purged") else "held"
 
 
 class RetentionService:
@@ -168,7 +188,12 @@ class RetentionService:
                 ).all()
             if not due:
                 return counts
+            purges = [row for row in due if row.expiry_action == "purge"]
+            for row, purged in zip(purges, self.purge.purge_many(_purges(purges)), strict=True):
+                counts[_purge_count(row, purged)] += 1
             for row in due:
+                if row.expiry_action == "purge":
+                    continue
                 try:
                     outcome = self._expire(row)
                 except DatoferumError as error:  # one bad file must not stop the others
@@ -182,11 +207,8 @@ class RetentionService:
                 context.progress(sum(counts.values()))
 
     def _expire(self, row: Any) -> str:
-        cause = {"retention": row.retention_cause or "", "due": isoformat(row.retain_until)}
-        actor = "retention"
-        if row.expiry_action == "purge":
-            outcome = self.purge.purge(row.file_id, row.number, cause=cause, actor=actor)
-            return "purged" if outcome.outcome in ("purged", "already-purged") else "held"
+        """Notify, or mark for transition, one version whose retention ended."""
+        cause, actor = _cause(row), ACTOR
         kind = "file.retention_notified" if row.expiry_action == "notify" else "file.transition_due"
         with self.catalog.writing() as conn:
             conn.execute(update(Version).where(Version.id == row.id).values(expiry_action=None))

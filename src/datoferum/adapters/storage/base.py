@@ -8,7 +8,7 @@ that ``abandoned()`` reports so the sweep can finish or undo the write by asking
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -60,6 +60,11 @@ class StorageBackend(Protocol):
 
     def delete(self, key: str) -> bool:
         """Delete the object; True if it existed."""
+        ...
+
+    def delete_many(self, keys: Sequence[str]) -> list[bool]:
+        """Delete the objects, durably by the time it returns; for each, True if it existed.
+        Purges delete in batches, and a backend can do a batch much faster than one by one."""
         ...
 
     def local_path(self, key: str) -> Path | None:
