@@ -50,6 +50,12 @@ class StorageBackend(Protocol):
     name: str
     capabilities: Capabilities
 
+    def key_for(self, collection: str, path: str, version_id: str, number: int) -> str:
+        """The key a version's bytes get on this backend. Stores that people browse with their
+        own tools (HDFS, S3) use readable keys like ``<collection>/<path>/v<number>``; the local
+        disk uses the version id, spread over pre-made shard directories."""
+        ...
+
     def open_writer(self, key: str) -> ObjectWriter: ...
 
     def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:

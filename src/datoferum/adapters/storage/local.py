@@ -232,6 +232,9 @@ class LocalDiskBackend:
                 _fsync_dir(final.parent.parent)
             os.link(staged, final)
 
+    def key_for(self, collection: str, path: str, version_id: str, number: int) -> str:
+        return version_id
+
     def open_writer(self, key: str) -> LocalWriter:
         return LocalWriter(self, _check_key(key))
 

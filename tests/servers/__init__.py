@@ -1,0 +1,1 @@
+"""Fixtures that start real servers (HDFS, S3) and give backends on them."""
