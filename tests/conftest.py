@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from databases import CATALOGS, DatabaseServers
+
 ADMIN_TOKEN = "test-admin-" + "0" * 32
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,13 +36,24 @@ class LiveServer:
     """A ``datoferum serve`` process on a free loopback port, with its own data directory."""
 
     def __init__(
-        self, home: Path, *, port: int | None = None, bootstrap: bool = True, **env: str
+        self,
+        home: Path,
+        *,
+        port: int | None = None,
+        bootstrap: bool = True,
+        database_url: str | None = None,
+        **env: str,
     ) -> None:
         self.home = home
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = ADMIN_TOKEN
+        #: The catalog's URL: a MariaDB or PostgreSQL database, or the SQLite file in ``home``.
+        self.database_url = database_url or f"sqlite:///{home / 'catalog.db'}"
         self.env = {**os.environ, **env}
+        self.env.pop("DATOFERUM_DATABASE_URL", None)
+        if database_url:
+            self.env["DATOFERUM_DATABASE_URL"] = database_url
         if bootstrap:
             self.env["DATOFERUM_BOOTSTRAP_TOKEN"] = ADMIN_TOKEN
         else:
@@ -99,8 +112,9 @@ class LiveServer:
     def cli(
         self, *args: str, token: str | None = ADMIN_TOKEN, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "DATOFERUM_URL": self.url, "DATOFERUM_HOME": str(self.home)}
+        env = {**self.env, "DATOFERUM_URL": self.url, "DATOFERUM_HOME": str(self.home)}
         env.pop("DATOFERUM_TOKEN", None)
+        env.pop("DATOFERUM_BOOTSTRAP_TOKEN", None)
         if token is not None:
             env["DATOFERUM_TOKEN"] = token
         return subprocess.run(
@@ -109,18 +123,55 @@ class LiveServer:
         )  # fmt: skip
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules that set ``CATALOG_SUITE = True`` run on every catalog engine: each test
+    of theirs that uses a catalog (``catalog_url``, ``database_url``, a server) runs on each."""
+    if getattr(metafunc.module, "CATALOG_SUITE", False) and "catalog_kind" in metafunc.fixturenames:
+        metafunc.parametrize("catalog_kind", CATALOGS, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def database_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseServers]:
+    servers = DatabaseServers(tmp_path_factory.mktemp("databases"))
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def catalog_kind(request: pytest.FixtureRequest) -> str:
+    """The catalog engine: SQLite unless the module runs on every engine."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_url(catalog_kind: str, database_servers: DatabaseServers) -> str | None:
+    """A new, empty catalog database for the test (None: SQLite in the test's home)."""
+    return database_servers.database_url(catalog_kind)
+
+
+@pytest.fixture
+def catalog_url(database_url: str | None, tmp_path: Path) -> str:
+    """The test's own catalog database, as a URL (a SQLite file in ``tmp_path`` by default)."""
+    return database_url or f"sqlite:///{tmp_path / 'catalog.db'}"
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+    catalog_kind: str,
+    database_servers: DatabaseServers,
+) -> Iterator[LiveServer]:
     """One server shared by the tests of a worker; tests use their own collections."""
-    live = LiveServer(tmp_path_factory.mktemp("shared") / "home").start()
+    home = tmp_path_factory.mktemp(f"shared-{catalog_kind}") / "home"
+    live = LiveServer(home, database_url=database_servers.database_url(catalog_kind)).start()
     yield live
     live.stop()
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[LiveServer]:
+def fresh_server(tmp_path: Path, database_url: str | None) -> Iterator[LiveServer]:
     """A server of the test's own, for tests that kill or restart it."""
-    live = LiveServer(tmp_path / "home").start()
+    live = LiveServer(tmp_path / "home", database_url=database_url).start()
     yield live
     live.stop()
 

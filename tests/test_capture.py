@@ -8,6 +8,9 @@ import os
 
 from conftest import LiveServer
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 
 def _digest_header(data: bytes, algorithm: str = "sha256") -> str:
     name = {"sha256": "sha-256", "sha512": "sha-512"}[algorithm]

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from datoferum.adapters.signing import LocalKeySigner
 from datoferum.domain.certificates import FORMAT, parse, signed_bytes
@@ -32,17 +33,21 @@ from datoferum.services.certificates import (
 from datoferum.spine import eventlog
 from datoferum.spine.catalog import migrate
 from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.schema import Certificate
 from datoferum.spine.eventlog import NewEvent, canonical_json
 
 from conftest import ADMIN_TOKEN, LiveServer, free_port
+
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
 
 ERROR_PREFIX = "datoferum: error: "
 SHA = "ab" * 32
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    catalog = Catalog(catalog_url)
     migrate.upgrade(catalog)
     yield catalog
     catalog.dispose()
@@ -132,8 +137,8 @@ def test_certificates_are_stored_as_the_exact_signed_text(
     record = certify(catalog, service)
     assert service.get(record.id) == record
     with catalog.reading() as conn:
-        stored = conn.exec_driver_sql(
-            "SELECT document FROM certificates WHERE id = ?", (record.id,)
+        stored = conn.execute(
+            select(Certificate.document).where(Certificate.id == record.id)
         ).scalar_one()
     assert stored.encode() == signed_bytes(record.document)
     signature = base64.b64decode(record.signature)
@@ -452,7 +457,7 @@ def _server_certificate(server: LiveServer, collection: str) -> CertificateRecor
         stored = client.put(f"/api/v1/data/{collection}/a.mp4", content=b"raw video" * 100)
     assert stored.status_code == 201, stored.text
     body = stored.json()
-    catalog = Catalog(f"sqlite:///{server.home}/catalog.db")
+    catalog = Catalog(server.database_url)
     try:
         service = CertificateService(catalog, LocalKeySigner.load_or_create(server.home / "keys"))
         with catalog.writing() as conn:

@@ -14,6 +14,9 @@ import pytest
 
 from conftest import LiveServer
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 SUBJECT = "cpf:123.456.789-00"
 SUBJECT_HASH = hashlib.sha256(f"subject\n{SUBJECT}".encode()).hexdigest()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -15,10 +14,13 @@ from datoferum.spine.catalog import migrate
 from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.eventlog import GENESIS_HASH, NewEvent
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    catalog = Catalog(catalog_url)
     migrate.upgrade(catalog)
     with catalog.writing() as conn:
         eventlog.append(

@@ -21,10 +21,13 @@ from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.schema import Job
 from datoferum.spine.jobs import JobState, NewJob
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    catalog = Catalog(catalog_url)
     migrate.upgrade(catalog)
     yield catalog
     catalog.dispose()
@@ -179,14 +182,16 @@ def test_bad_cron_is_refused_with_an_example() -> None:
     assert next_time("*/5 * * * *", utcnow()) > utcnow()
 
 
-def test_a_retried_plan_run_works_through_the_same_items(tmp_path: Path) -> None:
+def test_a_retried_plan_run_works_through_the_same_items(
+    tmp_path: Path, database_url: str | None
+) -> None:
     """A policy run from a plan that fails half-way is retried on the plan's items."""
     from datoferum.config import Settings
     from datoferum.domain.roles import SYSTEM
     from datoferum.services.capture import CaptureRequest
     from datoferum.services.wiring import build_services, prepare
 
-    settings = Settings(home=tmp_path / "home", durability="relaxed")
+    settings = Settings(home=tmp_path / "home", durability="relaxed", database_url=database_url)
     prepare(settings)
     services = build_services(settings)
     try:

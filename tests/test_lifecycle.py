@@ -11,6 +11,9 @@ import pytest
 
 from conftest import LiveServer
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 
 def _upload(client: httpx.Client, collection: str, path: str, data: bytes) -> dict[str, Any]:
     answer = client.put(f"/api/v1/data/{collection}/{path}", content=data)
@@ -275,7 +278,7 @@ def test_expired_retention_purges_unless_held(server: LiveServer, collection: st
         )
         status = client.get("/api/v1/queue").json()
         assert status["purges_overdue"] >= 2 and status["purge_lag_seconds"] > 0
-    services = build_services(Settings(home=server.home))
+    services = build_services(Settings(home=server.home, database_url=server.database_url))
     try:
         counts = services.retention.sweep()
     finally:

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 
 from conftest import LiveServer
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 
 def test_filters_and_pagination(server: LiveServer, collection: str) -> None:
     other = collection + "-other"

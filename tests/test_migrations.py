@@ -13,26 +13,37 @@ from datoferum.spine.catalog import migrate
 from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.schema import Base
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
 
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+
+def _env(home: Path, database_url: str | None) -> dict[str, str]:
     env = {**os.environ, "DATOFERUM_HOME": str(home)}
+    env.pop("DATOFERUM_DATABASE_URL", None)
+    if database_url:
+        env["DATOFERUM_DATABASE_URL"] = database_url
+    return env
+
+
+def _cli(home: Path, database_url: str | None, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "datoferum", *args], env=env, capture_output=True, text=True
-    )
+        [sys.executable, "-m", "datoferum", *args], env=_env(home, database_url),
+        capture_output=True, text=True,
+    )  # fmt: skip
 
 
-def test_db_upgrade_command_is_idempotent(tmp_path: Path) -> None:
-    first = _cli(tmp_path / "home", "db", "upgrade")
+def test_db_upgrade_command_is_idempotent(tmp_path: Path, database_url: str | None) -> None:
+    first = _cli(tmp_path / "home", database_url, "db", "upgrade")
     assert first.returncode == 0, first.stderr
     assert "upgraded from empty to" in first.stdout
-    second = _cli(tmp_path / "home", "db", "upgrade")
+    second = _cli(tmp_path / "home", database_url, "db", "upgrade")
     assert second.returncode == 0
     assert "already at revision" in second.stdout
 
 
-def test_concurrent_upgrades_do_not_race(tmp_path: Path) -> None:
+def test_concurrent_upgrades_do_not_race(tmp_path: Path, database_url: str | None) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "DATOFERUM_HOME": str(home)}
+    env = _env(home, database_url)
     home.mkdir()
     runs = [
         subprocess.Popen(
@@ -49,8 +60,8 @@ def test_concurrent_upgrades_do_not_race(tmp_path: Path) -> None:
     assert sum("upgraded from empty" in out for out, _ in results) == 1
 
 
-def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+def test_migrated_schema_matches_the_models(catalog_url: str) -> None:
+    catalog = Catalog(catalog_url)
     try:
         migrate.upgrade(catalog)
         assert not migrate.pending(catalog)

@@ -10,6 +10,9 @@ import httpx
 
 from conftest import LiveServer
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 
 def _apply(client: httpx.Client, yaml_text: str, source: str = "test.yaml") -> httpx.Response:
     return client.post(
@@ -299,7 +302,7 @@ policies:
     with server.client() as client:
         file_id = _upload(client, collection, "n.mp4", MP4_HEAD).json()["id"]
         _apply(client, text)
-    services = build_services(Settings(home=server.home))
+    services = build_services(Settings(home=server.home, database_url=server.database_url))
     try:
         queued = Scheduler(services.catalog, services.scheduled_job).run_once(
             datetime.utcnow() + timedelta(days=1, hours=1)

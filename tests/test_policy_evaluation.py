@@ -14,6 +14,9 @@ from datoferum.services.capture import CaptureRequest
 from datoferum.services.wiring import Services, build_services
 from datoferum.spine.catalog import migrate
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 POLICY = """
 policies:
   - name: pick
@@ -29,8 +32,10 @@ policies:
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    built = build_services(Settings(home=tmp_path / "home", durability="relaxed"))
+def services(tmp_path: Path, database_url: str | None) -> Iterator[Services]:
+    built = build_services(
+        Settings(home=tmp_path / "home", durability="relaxed", database_url=database_url)
+    )
     migrate.upgrade(built.catalog)
     yield built
     built.close()

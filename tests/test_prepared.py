@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, insert, select, update
@@ -15,10 +14,13 @@ from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.prepared import Prepared, as_datetime
 from datoferum.spine.catalog.schema import Collection
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    catalog = Catalog(catalog_url)
     migrate.upgrade(catalog)
     yield catalog
     catalog.dispose()

@@ -32,13 +32,16 @@ from datoferum.spine import eventlog
 from datoferum.spine.catalog import migrate
 from datoferum.spine.catalog.schema import Event
 
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
 CAUSE = {"policy": "batch-test", "policy_version": 1}
 ADMIN = Principal("token:admin", "admin", Role.ADMIN)
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    built = build_services(Settings(home=tmp_path / "home"))
+def services(tmp_path: Path, database_url: str | None) -> Iterator[Services]:
+    built = build_services(Settings(home=tmp_path / "home", database_url=database_url))
     migrate.upgrade(built.catalog)
     yield built
     built.close()

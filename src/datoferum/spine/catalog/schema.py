@@ -209,7 +209,7 @@ class Hold(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     scope: Mapped[str] = mapped_column(String(16))
-    target: Mapped[str] = mapped_column(String(1024))
+    target: Mapped[str] = mapped_column(String(255))
     query: Mapped[str | None] = mapped_column(Text, nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     owner: Mapped[str] = mapped_column(String(255))

@@ -77,7 +77,7 @@ def upgrade() -> None:
         "holds",
         sa.Column("id", ID, nullable=False),
         sa.Column("scope", sa.String(16), nullable=False),
-        sa.Column("target", sa.String(1024), nullable=False),
+        sa.Column("target", sa.String(255), nullable=False),
         sa.Column("query", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("owner", sa.String(255), nullable=False),

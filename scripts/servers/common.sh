@@ -1,0 +1,34 @@
+# Shared by the server scripts: free ports, waiting, stopping by PID. Sourced, not run.
+
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_until SECONDS WHAT COMMAND...: run COMMAND until it succeeds, or fail after SECONDS.
+wait_until() {
+    local seconds=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+
+running() { [[ -f $1/pid ]] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
+
+# stop_pid DIR: SIGTERM the process in DIR/pid and wait for it to exit (SIGKILL after 60 s).
+stop_pid() {
+    local dir=$1 pid
+    running "$dir" || { rm -f "$dir/pid"; return 0; }
+    pid=$(cat "$dir/pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 300); do
+        kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
+        sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$dir/pid"
+}
