@@ -165,3 +165,8 @@ class CatalogUnavailable(DatoferumError):
     code = "catalog-unavailable"
     title = "Catalog unavailable"
     transient = True
+
+
+class CatalogContention(CatalogUnavailable):
+    """The database chose this transaction as a deadlock victim (or could not serialize it):
+    running it again is the documented remedy on MariaDB and PostgreSQL alike."""

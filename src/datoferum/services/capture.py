@@ -177,72 +177,85 @@ class CaptureService:
         sha256: str,
         decided: Classification,
     ) -> FileRecord:
-        """Create the version, its replica and its events in one transaction."""
+        """Create the version, its replica and its events in one transaction (run again if a
+        concurrent upload won a race for the same new path, or the database chose it as a
+        deadlock victim)."""
+        return self.catalog.transact(
+            lambda conn: self._record(conn, request, version_id, size, sha256, decided),
+            also_retry=(IntegrityError,),
+        )
+
+    def _record(
+        self,
+        conn: Connection,
+        request: CaptureRequest,
+        version_id: str,
+        size: int,
+        sha256: str,
+        decided: Classification,
+    ) -> FileRecord:
         now = utcnow()
         actor = request.actor
-        with self.catalog.writing() as conn:
-            collection_id = self._collection_id(
-                conn, request.collection, actor, request.correlation_id
-            )
-            hashed_path = path_hash(request.path)
-            found = _LOCK_FILE.run(conn, {"collection_id": collection_id, "path_hash": hashed_path})
-            if not found:
-                file_id, number, created_at = new_id(), 1, now
-                _INSERT_FILE.run(
-                    conn,
-                    {
-                        "id": file_id, "collection_id": collection_id, "path": request.path,
-                        "path_hash": hashed_path, "created_at": now, "updated_at": now,
-                        "latest_version": 1, "state": State.STORED, "size": size, "sha256": sha256,
-                    },
-                )  # fmt: skip
-            else:
-                file_id, latest, created = found[0]
-                number, created_at = latest + 1, as_datetime(created)
-                _NEW_LATEST.run(
-                    conn,
-                    {
-                        "file_id": file_id, "now": now, "number": number, "new_state": State.STORED,
-                        "new_size": size, "new_sha256": sha256,
-                    },
-                )  # fmt: skip
-            metadata = dict(request.metadata)
-            _INSERT_VERSION.run(
+        collection_id = self._collection_id(conn, request.collection, actor, request.correlation_id)
+        hashed_path = path_hash(request.path)
+        found = _LOCK_FILE.run(conn, {"collection_id": collection_id, "path_hash": hashed_path})
+        if not found:
+            file_id, number, created_at = new_id(), 1, now
+            _INSERT_FILE.run(
                 conn,
                 {
-                    "id": version_id, "file_id": file_id, "number": number, "state": State.STORED,
-                    "size": size, "sha256": sha256, "content_type": request.content_type,
-                    "user_metadata": json.dumps(metadata, ensure_ascii=False), "created_at": now,
-                    "created_by": actor.subject, **decided.version_columns(),
+                    "id": file_id, "collection_id": collection_id, "path": request.path,
+                    "path_hash": hashed_path, "created_at": now, "updated_at": now,
+                    "latest_version": 1, "state": State.STORED, "size": size, "sha256": sha256,
                 },
             )  # fmt: skip
-            _INSERT_REPLICA.run(
+        else:
+            file_id, latest, created = found[0]
+            number, created_at = latest + 1, as_datetime(created)
+            _NEW_LATEST.run(
                 conn,
                 {
-                    "version_id": version_id, "backend": self.storage.name, "key": version_id,
-                    "state": "present", "created_at": now,
+                    "file_id": file_id, "now": now, "number": number, "new_state": State.STORED,
+                    "new_size": size, "new_sha256": sha256,
                 },
             )  # fmt: skip
-            captured = {
-                "collection": request.collection, "path": request.path, "size": size,
-                "sha256": sha256, "content_type": request.content_type,
-                "metadata": _metadata_digests(metadata),
-                "verified_digests": sorted({"sha256", *request.expected_digests}),
-            }  # fmt: skip
-            steps = [
-                NewEvent("file.captured", actor.subject, file_id, number, captured,
-                         request.correlation_id),
-                NewEvent("file.stored", actor.subject, file_id, number,
-                         {"backend": self.storage.name, "key": version_id},
-                         request.correlation_id),
-            ]  # fmt: skip
-            if decided.applied:
-                steps.insert(
-                    1,
-                    NewEvent("file.classified", actor.subject, file_id, number,
-                             decided.as_details(), request.correlation_id),
-                )  # fmt: skip
-            eventlog.append(conn, steps)
+        metadata = dict(request.metadata)
+        _INSERT_VERSION.run(
+            conn,
+            {
+                "id": version_id, "file_id": file_id, "number": number, "state": State.STORED,
+                "size": size, "sha256": sha256, "content_type": request.content_type,
+                "user_metadata": json.dumps(metadata, ensure_ascii=False), "created_at": now,
+                "created_by": actor.subject, **decided.version_columns(),
+            },
+        )  # fmt: skip
+        _INSERT_REPLICA.run(
+            conn,
+            {
+                "version_id": version_id, "backend": self.storage.name, "key": version_id,
+                "state": "present", "created_at": now,
+            },
+        )  # fmt: skip
+        captured = {
+            "collection": request.collection, "path": request.path, "size": size,
+            "sha256": sha256, "content_type": request.content_type,
+            "metadata": _metadata_digests(metadata),
+            "verified_digests": sorted({"sha256", *request.expected_digests}),
+        }  # fmt: skip
+        steps = [
+            NewEvent("file.captured", actor.subject, file_id, number, captured,
+                     request.correlation_id),
+            NewEvent("file.stored", actor.subject, file_id, number,
+                     {"backend": self.storage.name, "key": version_id},
+                     request.correlation_id),
+        ]  # fmt: skip
+        if decided.applied:
+            steps.insert(
+                1,
+                NewEvent("file.classified", actor.subject, file_id, number,
+                         decided.as_details(), request.correlation_id),
+            )  # fmt: skip
+        eventlog.append(conn, steps)
         version = VersionRecord(
             version_id, number, State.STORED, size, sha256, request.content_type, metadata, now,
             actor.subject, (ReplicaRecord(self.storage.name, version_id, "present"),),

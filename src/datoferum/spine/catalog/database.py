@@ -10,17 +10,26 @@ while readers keep WAL's lock-free snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from datoferum.errors import CatalogUnavailable
+from datoferum.errors import CatalogContention, CatalogUnavailable
 
 _WRITE = "datoferum_write"
+_T = TypeVar("_T")
+#: MariaDB/MySQL error numbers: deadlock victim, lock wait timeout.
+_MYSQL_CONTENTION = {1213, 1205}
+#: PostgreSQL SQLSTATEs: deadlock detected, serialization failure.
+_POSTGRESQL_CONTENTION = {"40P01", "40001"}
+#: Attempts of a transaction that keeps losing to contention before the error reaches the caller.
+ATTEMPTS = 6
 
 
 def _sqlite_setup(engine: Engine, synchronous: str) -> None:
@@ -66,6 +75,28 @@ class Catalog:
         with _translated(), self._writer.connect() as conn, conn.begin():
             yield conn
 
+    def transact(
+        self,
+        work: Callable[[Connection], _T],
+        *,
+        also_retry: tuple[type[Exception], ...] = (),
+    ) -> _T:
+        """Run ``work`` in a writing transaction, again from the start if the database aborts
+        it for contention (a deadlock victim on MariaDB, a serialization failure on
+        PostgreSQL), or raises one of ``also_retry`` (e.g. a unique key taken by a concurrent
+        writer, which a second look will find). ``work`` must only touch the database."""
+        retryable: tuple[type[Exception], ...] = (CatalogContention, *also_retry)
+        attempt = 1
+        while True:
+            try:
+                with self.writing() as conn:
+                    return work(conn)
+            except retryable:
+                if attempt == ATTEMPTS:
+                    raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jittered, growing backoff
+            attempt += 1
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -80,7 +111,21 @@ def _translated() -> Iterator[None]:
         raise
     except DBAPIError as exc:
         first_line = (str(exc.orig).splitlines() or ["no message"])[0]
+        if _contention(exc.orig):
+            raise CatalogContention(
+                f"the catalog database aborted the transaction for contention ({first_line}); "
+                "try again"
+            ) from exc
         raise CatalogUnavailable(
             f"the catalog database did not answer as expected "
             f"({type(exc.orig).__name__}: {first_line}); try again"
         ) from exc
+
+
+def _contention(error: BaseException | None) -> bool:
+    """True for a driver error that means "lost to a concurrent transaction, run it again"."""
+    code = getattr(error, "sqlstate", None)  # psycopg
+    if code in _POSTGRESQL_CONTENTION:
+        return True
+    args: tuple[Any, ...] = getattr(error, "args", ())
+    return len(args) > 0 and args[0] in _MYSQL_CONTENTION  # PyMySQL: (errno, message)
