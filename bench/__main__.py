@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import audit, cases, client, policy, purge, report, tools
+from bench import audit, cases, catalogs, client, policy, purge, report, tools
 
-CASES = ("upload", "download", "small", "audit", "policy", "purge")
+CASES = ("upload", "download", "small", "catalogs", "audit", "policy", "purge")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -76,7 +76,7 @@ def _timed(name: str, run: Callable[[], list[report.Comparison]]) -> list[report
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    http = {"upload", "download", "small"} & set(args.cases)
+    http = {"upload", "download", "small", "catalogs"} & set(args.cases)
     try:
         curl = tools.curl() if http else ""
         nginx = tools.nginx(not args.no_install) if {"upload", "download"} & http else ""
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             "upload": lambda: cases.upload(setup),
             "download": lambda: cases.download(setup),
             "small": lambda: cases.small(setup),
+            "catalogs": lambda: catalogs.small_uploads(setup),
             "audit": lambda: audit.verify(workdir, args.runs, args.audit_events),
             "policy": lambda: policy.evaluate(workdir, args.runs, args.policy_files),
             "purge": lambda: purge.execute(workdir, args.runs, args.purge_files),

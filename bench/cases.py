@@ -41,7 +41,7 @@ def _size_label(size: int) -> str:
     return f"{size / 1024**3:g} GiB" if size >= 1024**3 else f"{size / MiB:g} MiB"
 
 
-def _settled() -> None:
+def settled() -> None:
     """Flush everything earlier runs left dirty, so each run starts from the same disk state."""
     os.sync()
 
@@ -62,20 +62,20 @@ def upload(setup: Setup) -> list[Comparison]:
         filer = Series("SeaweedFS filer PUT", "MiB/s", work=mib)
 
         def to_datoferum(run: int) -> float:
-            _settled()
+            settled()
             url = dato.data_url("upload", f"r{run}.bin")
             seconds = client.put(setup.curl, url, setup.payload, dato.headers())
             dato.wipe()
             return mib / seconds
 
         def to_nginx(run: int) -> float:
-            _settled()
+            settled()
             seconds = client.put(setup.curl, f"{nginx.url}/upload/r{run}.bin", setup.payload)
             nginx.wipe()
             return mib / seconds
 
         def to_seaweedfs(run: int) -> float:
-            _settled()
+            settled()
             seconds = client.put(setup.curl, f"{weed.url}/upload/r{run}.bin", setup.payload)
             weed.wipe("upload")
             return mib / seconds
@@ -97,7 +97,7 @@ def download(setup: Setup) -> list[Comparison]:
         nginx_url = f"{nginx.url}/download/big.bin"
         client.put(setup.curl, ours_url, setup.payload, dato.headers())
         client.put(setup.curl, nginx_url, setup.payload)
-        _settled()
+        settled()
         client.get(setup.curl, ours_url, size, dato.headers())
         client.get(setup.curl, nginx_url, size)
         ours = Series("Datoferum", "MiB/s", work=mib)
@@ -136,7 +136,7 @@ def small(setup: Setup) -> list[Comparison]:
 
         def to_datoferum(server: Datoferum) -> Callable[[int], float]:
             def measure(run: int) -> float:
-                _settled()
+                settled()
                 args = [*server.headers(), "-T", glob, server.data_url(f"small-r{run}")]
                 seconds = client.put_many(setup.curl, args, count)
                 server.wipe()
@@ -145,7 +145,7 @@ def small(setup: Setup) -> list[Comparison]:
             return measure
 
         def to_seaweedfs(run: int) -> float:
-            _settled()
+            settled()
             seconds = client.put_many(setup.curl, ["-T", glob, f"{weed.url}/small-r{run}/"], count)
             weed.wipe(f"small-r{run}")
             return count / seconds
@@ -155,7 +155,7 @@ def small(setup: Setup) -> list[Comparison]:
                 setup.workdir / "fsync.curl", f"{weed.url}/fsync-r{run}/", files, count,
                 "?fsync=true",
             )  # fmt: skip
-            _settled()
+            settled()
             seconds = client.put_many(setup.curl, ["-K", str(config)], count)
             weed.wipe(f"fsync-r{run}")
             return count / seconds

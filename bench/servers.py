@@ -108,10 +108,14 @@ class Datoferum(Server):
 
     name = "datoferum"
 
-    def __init__(self, workdir: Path, *, durability: str = "full") -> None:
-        self.name = f"datoferum-{durability}"
+    def __init__(
+        self, workdir: Path, *, durability: str = "full", database_url: str | None = None,
+        label: str = "",
+    ) -> None:  # fmt: skip
+        self.name = f"datoferum-{label or durability}"
         super().__init__(workdir)
         self.durability = durability
+        self.database_url = database_url
         self.port = free_port()
         self.home = self.workdir / "home"
         self.storage = self.workdir / "store"
@@ -128,6 +132,8 @@ class Datoferum(Server):
         env["DATOFERUM_BOOTSTRAP_TOKEN"] = TOKEN
         env["DATOFERUM_STORAGE_ROOT"] = str(self.storage)
         env["DATOFERUM_DURABILITY"] = self.durability
+        if self.database_url:
+            env["DATOFERUM_DATABASE_URL"] = self.database_url
         return env
 
     def ready(self) -> bool:

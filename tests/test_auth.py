@@ -131,6 +131,11 @@ ENDPOINTS = [
              {"value": "matrix-{role}", "reason": "matrix"}),
     Endpoint("get-erasure", "GET", "/api/v1/erasure/" + "0" * 32, "/api/v1/erasure/{request_id}",
              frozenset({"admin"}), 404),
+    Endpoint("storage-layout", "GET", "/api/v1/storage", "/api/v1/storage", READERS, 200),
+    Endpoint("scrub", "POST", "/api/v1/storage/scrub", "/api/v1/storage/scrub",
+             frozenset({"admin"}), 202),
+    Endpoint("storage-report", "POST", "/api/v1/storage/report", "/api/v1/storage/report",
+             frozenset({"admin"}), 404, {"backend": "no-such-backend"}),
 ]  # fmt: skip
 ENDPOINT_IDS = [e.name for e in ENDPOINTS]
 BY_NAME = {e.name: e for e in ENDPOINTS}

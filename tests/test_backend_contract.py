@@ -186,3 +186,18 @@ def test_readable_paths_are_kept_apart(backend: StorageBackend) -> None:
     for key, data in ((first, b"one"), (second, b"two"), (other, b"other")):
         _store(backend, [data], key)
     assert [b"".join(backend.read(k)) for k in (first, second, other)] == [b"one", b"two", b"other"]
+
+
+def test_keys_lists_committed_objects_only(backend: StorageBackend) -> None:
+    stored = {_store(backend, [f"listed {n}".encode()]) for n in range(3)}
+    staged = backend.open_writer(_key(backend))
+    staged.write(b"not yet")
+    try:
+        listed = set(backend.object_keys())
+        assert stored <= listed
+        assert staged.key not in listed
+    finally:
+        staged.abort()
+    removed = next(iter(stored))
+    backend.delete(removed)
+    assert removed not in set(backend.object_keys())

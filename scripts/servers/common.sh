@@ -17,7 +17,14 @@ wait_until() {
     done
 }
 
-running() { [[ -f $1/pid ]] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
+# alive PID: the process exists and is not a zombie (a server orphaned by its starting shell is
+# reparented to PID 1, which in some containers never reaps it).
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+running() { [[ -f $1/pid ]] && alive "$(cat "$1/pid")"; }
 
 # stop_pid DIR: SIGTERM the process in DIR/pid and wait for it to exit (SIGKILL after 60 s).
 stop_pid() {
@@ -26,7 +33,7 @@ stop_pid() {
     pid=$(cat "$dir/pid")
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 300); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
+        alive "$pid" || { rm -f "$dir/pid"; return 0; }
         sleep 0.2
     done
     kill -KILL "$pid" 2>/dev/null || true

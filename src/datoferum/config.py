@@ -50,6 +50,23 @@ class Settings(BaseSettings):
     storage_root: Path | None = Field(
         default=None, description="Directory of the local-disk backend; default `<home>/objects`."
     )
+    storage_config: Path | None = Field(
+        default=None,
+        description="Storage layout: the backends (local, HDFS, S3) and storage policies, in "
+        "YAML (see docs/storage.md); default `<home>/storage.yaml` if it exists, else one local "
+        "disk.",
+    )
+    vault_addr: str | None = Field(
+        default=None,
+        description="Vault or OpenBao server that backend credentials written as "
+        '`{vault: "path#field"}` are read from.',
+    )
+    vault_token: SecretStr | None = Field(
+        default=None, description="Token for `vault_addr` (needs read access to those secrets)."
+    )
+    vault_mount: str = Field(
+        default="secret", description="Mount point of the KV version 2 engine in Vault."
+    )
     max_upload_bytes: int = Field(
         default=5 * TiB, ge=0, description="Largest body a single PUT may carry, in bytes."
     )
@@ -84,6 +101,15 @@ class Settings(BaseSettings):
     retention_sweep_cron: str = Field(
         default="* * * * *",
         description="When versions whose retention has run out get their expiry action (cron).",
+    )
+    scrub_cron: str = Field(
+        default="0 3 * * *",
+        description="When scrubs re-read every copy to check and repair it (cron).",
+    )
+    scrub_bytes_per_second: float = Field(
+        default=64 * MiB,
+        ge=0,
+        description="Most bytes a second a scrub reads, so it never starves uploads (0: no limit).",
     )
     scheduler_seconds: float = Field(
         default=5.0, gt=0, description="How often scheduled policies are checked for due runs."
@@ -127,7 +153,7 @@ class Settings(BaseSettings):
         default="info", description="Server log level."
     )
 
-    @field_validator("home", "storage_root", "policy_dir")
+    @field_validator("home", "storage_root", "policy_dir", "storage_config")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().absolute() if value is not None else None
@@ -151,6 +177,14 @@ class Settings(BaseSettings):
     def local_storage_root(self) -> Path:
         """The effective directory of the local-disk backend."""
         return self.storage_root or self.home / "objects"
+
+    @property
+    def storage_file(self) -> Path | None:
+        """The storage layout file in effect, if any."""
+        if self.storage_config is not None:
+            return self.storage_config
+        found = self.home / "storage.yaml"
+        return found if found.is_file() else None
 
     @property
     def admin_token_file(self) -> Path:

@@ -15,13 +15,17 @@ class State:
     RECEIVING = "receiving"
     CAPTURED = "captured"
     CLASSIFIED = "classified"
+    #: Readable from at least one copy; copies are being made or moved to fit the storage policy.
+    PLACING = "placing"
     STORED = "stored"
     HELD = "held"
     PURGING = "purging"
     PURGED = "purged"
 
-    ALL = (RECEIVING, CAPTURED, CLASSIFIED, STORED, HELD, PURGING, PURGED)
-    READABLE = frozenset({STORED, HELD})
+    ALL = (RECEIVING, CAPTURED, CLASSIFIED, PLACING, STORED, HELD, PURGING, PURGED)
+    READABLE = frozenset({PLACING, STORED, HELD})
+    #: Versions policies and retention act on: kept, not on their way out.
+    LIVE = (PLACING, STORED)
 
 
 @dataclass(frozen=True)

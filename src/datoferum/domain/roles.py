@@ -27,6 +27,7 @@ class Permission(StrEnum):
     SEND_SIGNALS = "signals:send"
     SHARE = "links:manage"
     MANAGE_WEBHOOKS = "webhooks:manage"
+    MANAGE_STORAGE = "storage:manage"  # scrubs, dark-data reports
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {

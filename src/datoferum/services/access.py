@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from datoferum.adapters.storage.base import StorageBackend
@@ -16,7 +16,7 @@ from datoferum.spine.eventlog import NewEvent
 
 
 class AccessService:
-    def __init__(self, catalog: Catalog, backends: dict[str, StorageBackend]) -> None:
+    def __init__(self, catalog: Catalog, backends: Mapping[str, StorageBackend]) -> None:
         self.catalog = catalog
         self.backends = backends
 

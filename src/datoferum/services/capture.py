@@ -29,6 +29,7 @@ from datoferum.domain.records import FileRecord, ReplicaRecord, State, VersionRe
 from datoferum.domain.roles import Principal
 from datoferum.domain.sniffing import sniff
 from datoferum.errors import DatoferumError, IncompleteBody, PayloadTooLarge, RejectedByPolicy
+from datoferum.services import placement
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.prepared import Prepared, as_datetime
@@ -94,10 +95,14 @@ class CaptureService:
         hash_executor: Executor,
         *,
         max_bytes: int,
+        placed: Callable[[str | None, set[str]], bool] = lambda _policy, _backends: True,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
         self.max_bytes = max_bytes
+        #: Whether a copy on the ingest backend alone satisfies a storage policy; if not, the
+        #: new version is ``placing`` and a placement job makes the rest.
+        self.placed = placed
         self._hash_executor = hash_executor
         self._collections: dict[str, str] = {}
         #: Capture-mode policies; set once the policy engine is built.
@@ -196,6 +201,8 @@ class CaptureService:
     ) -> FileRecord:
         now = utcnow()
         actor = request.actor
+        placed = self.placed(decided.storage_policy, {self.storage.name})
+        state = State.STORED if placed else State.PLACING
         collection_id = self._collection_id(conn, request.collection, actor, request.correlation_id)
         hashed_path = path_hash(request.path)
         found = _LOCK_FILE.run(conn, {"collection_id": collection_id, "path_hash": hashed_path})
@@ -206,7 +213,7 @@ class CaptureService:
                 {
                     "id": file_id, "collection_id": collection_id, "path": request.path,
                     "path_hash": hashed_path, "created_at": now, "updated_at": now,
-                    "latest_version": 1, "state": State.STORED, "size": size, "sha256": sha256,
+                    "latest_version": 1, "state": state, "size": size, "sha256": sha256,
                 },
             )  # fmt: skip
         else:
@@ -215,7 +222,7 @@ class CaptureService:
             _NEW_LATEST.run(
                 conn,
                 {
-                    "file_id": file_id, "now": now, "number": number, "new_state": State.STORED,
+                    "file_id": file_id, "now": now, "number": number, "new_state": state,
                     "new_size": size, "new_sha256": sha256,
                 },
             )  # fmt: skip
@@ -223,7 +230,7 @@ class CaptureService:
         _INSERT_VERSION.run(
             conn,
             {
-                "id": version_id, "file_id": file_id, "number": number, "state": State.STORED,
+                "id": version_id, "file_id": file_id, "number": number, "state": state,
                 "size": size, "sha256": sha256, "content_type": request.content_type,
                 "user_metadata": json.dumps(metadata, ensure_ascii=False), "created_at": now,
                 "created_by": actor.subject, **decided.version_columns(),
@@ -256,8 +263,10 @@ class CaptureService:
                          decided.as_details(), request.correlation_id),
             )  # fmt: skip
         eventlog.append(conn, steps)
+        if not placed:
+            placement.request(conn, version_id, actor.subject, request.correlation_id)
         version = VersionRecord(
-            version_id, number, State.STORED, size, sha256, request.content_type, metadata, now,
+            version_id, number, state, size, sha256, request.content_type, metadata, now,
             actor.subject, (ReplicaRecord(self.storage.name, version_id, "present"),),
             decided.lifecycle(),
         )  # fmt: skip

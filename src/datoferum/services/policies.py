@@ -41,7 +41,7 @@ from datoferum.domain.records import State
 from datoferum.domain.retention import RetentionRule
 from datoferum.domain.roles import SYSTEM
 from datoferum.errors import Conflict, InvalidInput, NotFound
-from datoferum.services import plans
+from datoferum.services import placement, plans
 from datoferum.services.plans import PlanItem
 from datoferum.services.purge import BATCH as PURGE_BATCH
 from datoferum.services.purge import PurgeRequest, PurgeService
@@ -303,7 +303,7 @@ class PolicyService:
             )
             .join(Collection, Collection.id == File.collection_id)
             .join(Version, (Version.file_id == File.id) & (Version.number == File.latest_version))
-            .where(Version.state == State.STORED)
+            .where(Version.state.in_(State.LIVE))
         )  # fmt: skip
         query = _narrow(query, replace(hints, collections=None))
         if hints.collections is None:
@@ -419,7 +419,7 @@ class PolicyService:
         row = conn.execute(
             select(Version.__table__).where(Version.file_id == file_id, Version.number == number)
         ).first()
-        if row is None or row.state != State.STORED:
+        if row is None or row.state not in State.LIVE:
             return "skipped"
         details: dict[str, Any] = dict(cause)
         if isinstance(action, RetentionAction):
@@ -441,7 +441,14 @@ class PolicyService:
             kind, details["personal"] = "file.personal_marked", list(action.keys)
         elif isinstance(action, StoragePolicyAction | TransitionAction):
             target = action.name if isinstance(action, StoragePolicyAction) else action.to
-            conn.execute(update(Version).where(Version.id == row.id).values(storage_policy=target))
+            conn.execute(
+                update(Version)
+                .where(Version.id == row.id)
+                .values(storage_policy=target, state=State.PLACING)
+            )
+            conn.execute(update(File).where(File.id == file_id, File.latest_version == number)
+                         .values(state=State.PLACING))  # fmt: skip
+            placement.request(conn, row.id, actor)
             kind, details["storage_policy"] = "file.storage_policy_set", target
         elif isinstance(action, NotifyAction):
             kind, details["message"] = "policy.notified", action.message
@@ -483,7 +490,7 @@ class PolicyService:
     def _reclassify(self, file_id: str, number: int, requested_by: str) -> str:
         with self.catalog.writing() as conn:
             row = _file_view(conn, file_id)
-            if row is None or row.number != number or row.state != State.STORED:
+            if row is None or row.number != number or row.state not in State.LIVE:
                 return "skipped"
             decided = self.classify(_row_facts(row, latest_signals(conn, file_id)))
             if not decided.applied:

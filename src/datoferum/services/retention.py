@@ -68,7 +68,7 @@ def apply_rule(
 def purge_schedule(conn: Connection) -> dict[str, Any]:
     """When the next purge is due, how many are overdue, and the lag of the oldest overdue one."""
     now = utcnow()
-    pending = (Version.expiry_action == "purge", Version.state == State.STORED)
+    pending = (Version.expiry_action == "purge", Version.state.in_(State.LIVE))
     next_due = conn.execute(
         select(func.min(Version.retain_until)).where(*pending, Version.retain_until > now)
     ).scalar()
@@ -175,7 +175,7 @@ class RetentionService:
                 ).where(
                     Version.retain_until <= now, Version.expiry_action.is_not(None),
                     # A purge stopped half-way (crash) stays "purging": running it again ends it.
-                    (Version.state == State.STORED)
+                    Version.state.in_(State.LIVE)
                     | ((Version.state == State.PURGING) & (Version.expiry_action == "purge")),
                 )  # fmt: skip
                 if after is not None:

@@ -10,10 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 from datoferum.adapters.signing import LocalKeySigner, Signer
-from datoferum.adapters.storage import build_storage
+from datoferum.adapters.storage import Backends, load_layout
 from datoferum.adapters.storage.base import StorageBackend
 from datoferum.config import Settings
 from datoferum.domain.roles import SYSTEM, Role
+from datoferum.errors import DatoferumError
 from datoferum.services import retention
 from datoferum.services.access import AccessService
 from datoferum.services.audit import AuditService
@@ -23,10 +24,12 @@ from datoferum.services.certificates import CertificateService
 from datoferum.services.erasure import ErasureService
 from datoferum.services.holds import HoldService
 from datoferum.services.links import LinkService
+from datoferum.services.placement import PlacementService
 from datoferum.services.policies import PolicyService, QueryHolds
 from datoferum.services.purge import PurgeService
 from datoferum.services.retention import RetentionService
 from datoferum.services.scheduler import Scheduler, set_schedule
+from datoferum.services.scrub import ScrubService
 from datoferum.services.signals import BulkSignals, SignalService
 from datoferum.services.sweep import SweepReport, sweep
 from datoferum.services.tokens import TokenService
@@ -45,6 +48,9 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     catalog: Catalog
+    #: Every configured backend, by name.
+    backends: Backends
+    #: The backend uploads are written to (the first copy of the default storage policy).
     storage: StorageBackend
     tokens: TokenService
     capture: CaptureService
@@ -59,12 +65,19 @@ class Services:
     policies: PolicyService
     erasure: ErasureService
     bulk_signals: BulkSignals
+    placement: PlacementService
+    scrub: ScrubService
     hash_executor: ThreadPoolExecutor
     #: Job kind -> handler; lifecycle services register theirs when built.
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def sweep(self) -> SweepReport:
-        return sweep(self.catalog, self.storage)
+        report = SweepReport()
+        for backend in self.backends.values():
+            found = sweep(self.catalog, backend)
+            report.completed += found.completed
+            report.removed += found.removed
+        return report
 
     @property
     def links(self) -> LinkService:
@@ -117,12 +130,14 @@ class Services:
 def build_services(settings: Settings) -> Services:
     settings.home.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.catalog_url, sqlite_synchronous=settings.sqlite_synchronous)
-    storage = build_storage(settings)
+    backends = Backends(load_layout(settings), settings)
+    storage = backends.for_copy(backends.layout.ingest)
     signer = LocalKeySigner.load_or_create(settings.home / "keys")
     hash_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="datoferum-hash")
     certificates = CertificateService(catalog, signer)
     holds = HoldService(catalog, QueryHolds())
-    purge = PurgeService(catalog, {storage.name: storage}, holds, certificates)
+    purge = PurgeService(catalog, backends, holds, certificates)
+    placement = PlacementService(catalog, backends)
     retention = RetentionService(catalog, purge)
     policies = PolicyService(catalog, purge)
     signals = SignalService(catalog)
@@ -130,12 +145,17 @@ def build_services(settings: Settings) -> Services:
     services = Services(
         settings=settings,
         catalog=catalog,
+        backends=backends,
         storage=storage,
         tokens=TokenService(catalog, cache_seconds=settings.token_cache_seconds),
         capture=CaptureService(
-            catalog, storage, hash_executor, max_bytes=settings.max_upload_bytes
+            catalog,
+            storage,
+            hash_executor,
+            max_bytes=settings.max_upload_bytes,
+            placed=placement.satisfied,
         ),
-        access=AccessService(catalog, {storage.name: storage}),
+        access=AccessService(catalog, backends),
         audit=AuditService(catalog),
         signer=signer,
         certificates=certificates,
@@ -146,6 +166,8 @@ def build_services(settings: Settings) -> Services:
         policies=policies,
         erasure=ErasureService(catalog, purge, settings.subject_key),
         bulk_signals=BulkSignals(catalog, signals, policies.select),
+        placement=placement,
+        scrub=ScrubService(catalog, backends, placement, settings.scrub_bytes_per_second),
         hash_executor=hash_executor,
     )
     services.capture.classifier = policies.classify
@@ -157,6 +179,9 @@ def build_services(settings: Settings) -> Services:
             "retention.sweep": retention.sweep,
             "purge": lambda ctx: purge.run_job(ctx.payload, ctx.actor).as_dict(),
             "erasure.run": services.erasure.run_job,
+            "placement": placement.run_job,
+            "scrub": services.scrub.run_job,
+            "storage.report": services.scrub.dark_data_job,
         }
     )
     return services
@@ -194,9 +219,15 @@ def prepare(settings: Settings) -> str | None:
         secret = bootstrap_admin(services)
         with services.catalog.writing() as conn:
             set_schedule(conn, "retention.sweep", settings.retention_sweep_cron)
+            set_schedule(conn, "scrub", settings.scrub_cron)
         if settings.policies_directory.is_dir():
             for applied in services.policies.load_directory(settings.policies_directory):
                 log.info("policy %(name)s version %(version)s: %(change)s", applied)
+        for name, backend in services.backends.items():
+            try:
+                backend.check()
+            except DatoferumError as error:  # copies there wait; uploads go on to the ingest
+                log.warning("storage backend %s is not usable now: %s", name, error.detail)
         report = services.sweep()
         if report.removed or report.completed:
             log.info(

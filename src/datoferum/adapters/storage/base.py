@@ -73,6 +73,11 @@ class StorageBackend(Protocol):
         Purges delete in batches, and a backend can do a batch much faster than one by one."""
         ...
 
+    def object_keys(self) -> Iterator[str]:
+        """The key of every committed object (never staging areas), for dark-data reports;
+        listed lazily, page by page."""
+        ...
+
     def local_path(self, key: str) -> Path | None:
         """A local file holding the object, if the backend has one (for zero-copy sends)."""
         ...

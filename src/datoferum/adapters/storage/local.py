@@ -293,6 +293,13 @@ class LocalDiskBackend:
         finally:
             os.close(fd)
 
+    def object_keys(self) -> Iterator[str]:
+        for shard in sorted(os.scandir(self._objects), key=lambda entry: entry.name):
+            if shard.is_dir(follow_symlinks=False):
+                for entry in os.scandir(shard.path):
+                    if entry.is_file(follow_symlinks=False):
+                        yield entry.name
+
     def local_path(self, key: str) -> Path | None:
         return self.object_path(key)
 

@@ -18,6 +18,7 @@ from datoferum.interfaces.cli import (
     erasure,
     lifecycle,
     links,
+    storage,
     transfer,
     webhooks,
 )
@@ -110,7 +111,7 @@ for command in (
     transfer.put, transfer.get, catalog.list_files, catalog.info, catalog.events,
     admin.token, admin.audit, admin.whoami, certificates.certificate, certificates.key,
     webhooks.webhook, lifecycle.hold, lifecycle.purge, lifecycle.signal, erasure.erasure,
-    links.link, policy,
+    links.link, policy, storage.storage,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -115,23 +115,7 @@ def run(ctx: CliContext, name: str, dry_run: bool, plan_id: str | None, wait: bo
             f"(plan {answer['plan_id']}; run with --plan {answer['plan_id']})"
         )
         return
-    job = _wait(ctx, answer["id"]) if wait else answer
-    if ctx.json:
-        emit_json(job)
-        return
-    click.echo(f"job {job['id']}: {job['state']}" + (f" {job['result']}" if job["result"] else ""))
-    if job["state"] == "failed":
-        raise CliError(f"the run failed: {job['last_error']}")
-
-
-def _wait(ctx: CliContext, job_id: str) -> dict[str, Any]:
-    import time
-
-    while True:
-        job: dict[str, Any] = ctx.call("GET", f"/api/v1/jobs/{job_id}")
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.5)
+    ctx.report_job(ctx.wait_for_job(answer["id"]) if wait else answer)
 
 
 @policy.command(name="list")

@@ -20,6 +20,7 @@ from datoferum.interfaces.http.routes import (
     purge,
     retention,
     signals,
+    storage,
     webhooks,
 )
 
@@ -35,6 +36,7 @@ RESOURCE_MODULES = [
     policies,
     erasure,
     links,
+    storage,
 ]
 
 _DATA_PARAMS = [

@@ -25,6 +25,7 @@ _ACTIONS = {
     Permission.SEND_SIGNALS: "send signals",
     Permission.SHARE: "create or revoke download links",
     Permission.MANAGE_WEBHOOKS: "manage webhooks",
+    Permission.MANAGE_STORAGE: "run scrubs and storage reports",
 }
 
 
