@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 
 from datoferum.config import Settings
+from datoferum.interfaces.logs import configure_logging
 from datoferum.services.wiring import build_services
 from datoferum.spine.catalog import migrate
 
 
 def run_worker(settings: Settings, threads: int) -> None:
     """Run until SIGINT or SIGTERM; the job in progress on each thread finishes its step."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request URL at INFO; webhook URLs may carry a receiver's key.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings)
     services = build_services(settings)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

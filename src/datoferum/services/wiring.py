@@ -73,8 +73,12 @@ class Services:
 
     def sweep(self) -> SweepReport:
         report = SweepReport()
-        for backend in self.backends.values():
-            found = sweep(self.catalog, backend)
+        for name, backend in self.backends.items():
+            try:
+                found = sweep(self.catalog, backend)
+            except DatoferumError as error:  # a backend down is swept when it is back
+                log.warning("could not sweep storage backend %s: %s", name, error.detail)
+                continue
             report.completed += found.completed
             report.removed += found.removed
         return report

@@ -7,8 +7,10 @@ import os
 
 from granian.constants import Interfaces, Loops
 from granian.server import Server
+from pydantic import SecretStr
 
 from datoferum.config import Settings
+from datoferum.interfaces.logs import configure_logging
 from datoferum.services.wiring import prepare
 
 log = logging.getLogger(__name__)
@@ -16,12 +18,7 @@ log = logging.getLogger(__name__)
 
 def serve(settings: Settings) -> None:
     """Migrate, bootstrap and sweep once, then serve until interrupted."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request URL at INFO; webhook URLs may carry a receiver's key.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings)
     secret = prepare(settings)
     if secret is not None:
         print(
@@ -34,7 +31,10 @@ def serve(settings: Settings) -> None:
     for name, value in settings.model_dump(exclude_none=True).items():
         if name == "bootstrap_token":
             continue
-        os.environ[f"DATOFERUM_{name.upper()}"] = str(value)
+        # The worker processes read their settings from the environment; str() of a secret
+        # is its mask, so secrets are passed as their values.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        os.environ[f"DATOFERUM_{name.upper()}"] = text
     print(
         f"Datoferum listening on http://{settings.host}:{settings.port} (data in {settings.home})",
         flush=True,
