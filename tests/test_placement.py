@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,66 @@ def test_the_layout_is_shown_without_credentials() -> None:
     assert s3["secret_key"] == "(set)" and s3["access_key"] == "(env)"
     assert shown["default"] == "hot" and shown["ingest"] == "local"
     assert {"name": "archive", "copies": ["s3"]} in shown["policies"]
+
+
+LATER = """
+policies:
+  - name: archive-when-done
+    resource: file
+    mode: {type: manual}
+    filters:
+      - collection: [later-media]
+    actions:
+      - retention: {days: 1, mode: governance, then: transition}
+      - transition: {to: archive}
+"""
+
+
+def _expire(services: Services, file_id: str) -> None:
+    """Let the version's retention run out now (the API refuses past dates, rightly)."""
+    from sqlalchemy import update
+
+    from datoferum.spine.catalog.schema import Version
+
+    with services.catalog.writing() as conn:
+        conn.execute(
+            update(Version)
+            .where(Version.file_id == file_id)
+            .values(retain_until=datetime(2000, 1, 1))
+        )
+
+
+def test_a_retention_ending_in_a_transition_moves_the_bytes_when_it_runs_out(
+    services: Services,
+) -> None:
+    record = _upload(services, "later-media", b"keep hot for a day")
+    services.policies.apply("test", LATER, "later.yaml")
+    services.policies.start("test", "archive-when-done")
+    _run_jobs(services)
+    assert _replicas(services, record.id) == {"local": "present"}  # not moved yet
+    assert _record(services, record.id).current.state == State.STORED
+    _expire(services, record.id)
+    assert services.retention.sweep()["transitioned"] == 1
+    assert _record(services, record.id).current.state == State.PLACING
+    _run_jobs(services)
+    assert _record(services, record.id).current.state == State.STORED
+    assert _replicas(services, record.id) == {"local": "removed", "cold": "present"}
+    types = _event_types(services, record.id)
+    assert types.index("file.retention_set") < types.index("file.transitioned")
+    assert types.index("file.transitioned") < types.index("file.placed")
+
+
+def test_an_admin_retention_can_end_in_a_transition(services: Services) -> None:
+    record = _upload(services, "admin-media", b"admin")
+    with pytest.raises(InvalidInput, match="names the storage policy"):
+        services.retention.change(
+            "token:admin", record.id, 1, datetime(2999, 1, 1), reason="r", then="transition"
+        )
+    services.retention.change(
+        "token:admin", record.id, 1, datetime(2999, 1, 1), reason="move later",
+        then="transition", to="archive",
+    )  # fmt: skip
+    _expire(services, record.id)
+    services.retention.sweep()
+    _run_jobs(services)
+    assert _replicas(services, record.id) == {"local": "removed", "cold": "present"}

@@ -309,7 +309,7 @@ ACTION = "policies[0].actions[0]"
         ("- source: {a: b}", FILTER + ".source", "expected an actor glob such as 'token:*', got "
          "a mapping"),
         ("- state: stord", FILTER + ".state", "unknown state 'stord'; known states: receiving, "
-         "captured, classified, stored, held, purging, purged"),
+         "captured, classified, placing, stored, held, purging, purged"),
         ("- size: 5", FILTER + ".size", "expected comparisons such as {gt: 1048576}"),
         ("- size: {}", FILTER + ".size", "give at least one of gt, ge, lt, le, eq"),
         ("- size: {gte: 5}", FILTER + ".size.gte", "unknown key 'gte' (did you mean 'gt'?); "

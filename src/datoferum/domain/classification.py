@@ -41,6 +41,7 @@ class Classification:
             "retain_until": rule.until if rule else None,
             "retention_mode": rule.mode if rule else None,
             "expiry_action": rule.then if rule else None,
+            "expiry_policy": rule.transition_to if rule else None,
             "retention_cause": rule.cause[:255] if rule else None,
         }
 
@@ -57,4 +58,6 @@ class Classification:
                 "until": isoformat(self.retention.until), "mode": self.retention.mode,
                 "then": self.retention.then,
             }  # fmt: skip
+            if self.retention.transition_to:
+                details["retention"]["transition_to"] = self.retention.transition_to
         return details

@@ -34,6 +34,11 @@ from datoferum.spine.eventlog import NewEvent
 from datoferum.spine.jobs import JobRecord, NewJob
 
 JOB = "placement"
+#: Attempts before a placement gives up. Its failures are almost all a backend out of reach (an
+#: HDFS NameNode restarting, S3 down), and the version waits `placing` meanwhile: with the
+#: queue's backoff (capped at ten minutes) this keeps trying for about a day, where the queue's
+#: default of five attempts gave up after some 15 seconds and left the version unplaced for good.
+ATTEMPTS = 200
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,25 @@ class VersionGone(Conflict):
 def request(conn: Connection, version_id: str, actor: str, correlation_id: str = "") -> JobRecord:
     """Queue the placement of a version, inside the caller's transaction."""
     payload = {"version_id": version_id, "correlation_id": correlation_id}
-    return jobs.enqueue(conn, NewJob(JOB, payload), actor)
+    return jobs.enqueue(conn, NewJob(JOB, payload, max_attempts=ATTEMPTS), actor)
+
+
+def move(conn: Connection, version_id: str, storage_policy: str, actor: str) -> JobRecord:
+    """Give a version a new storage policy: it is ``placing`` until a placement job (queued
+    here, in the caller's transaction) has made its copies match."""
+    row = conn.execute(
+        select(Version.file_id, Version.number, File.latest_version)
+        .join(File, File.id == Version.file_id)
+        .where(Version.id == version_id)
+    ).one()  # fmt: skip
+    conn.execute(
+        update(Version)
+        .where(Version.id == version_id)
+        .values(storage_policy=storage_policy, state=State.PLACING)
+    )
+    if row.number == row.latest_version:
+        conn.execute(update(File).where(File.id == row.file_id).values(state=State.PLACING))
+    return request(conn, version_id, actor)
 
 
 def _target(conn: Connection, version_id: str, *, lock: bool = False) -> Target:

@@ -110,6 +110,21 @@ class _LazyJson(Mapping[str, str]):
         return len(self._parsed())
 
 
+def _transition_deferred(policy: Policy) -> bool:
+    """A policy whose retention ends ``then: transition`` moves files when their retention runs
+    out, not when the policy runs: its ``transition`` action says where to."""
+    return any(isinstance(a, RetentionAction) and a.then == "transition" for a in policy.actions)
+
+
+def _rule(action: RetentionAction, until: datetime, stored: StoredPolicy) -> RetentionRule:
+    """The retention rule a policy's ``retention`` action sets, with its transition target."""
+    target = next((a.to for a in stored.policy.actions if isinstance(a, TransitionAction)), None)
+    return RetentionRule(
+        until, action.mode, action.then, f"policy:{stored.label}",
+        transition_to=target if action.then == "transition" else None,
+    )  # fmt: skip
+
+
 def _row_facts(row: Any, signals: Mapping[str, datetime]) -> FileFacts:
     return FileFacts(
         collection=row.collection, path=row.path, content_type=row.sniffed_type,
@@ -275,9 +290,7 @@ class PolicyService:
                     if until is not None and (
                         result.retention is None or until > result.retention.until
                     ):
-                        result.retention = RetentionRule(
-                            until, action.mode, action.then, f"policy:{stored.label}"
-                        )
+                        result.retention = _rule(action, until, stored)
         return result
 
     # -- runs ----------------------------------------------------------------------------------
@@ -427,7 +440,7 @@ class PolicyService:
             until = retention_deadline(action, facts)
             if until is None:
                 return "retention-pending"
-            rule = RetentionRule(until, action.mode, action.then, f"policy:{stored.label}")
+            rule = _rule(action, until, stored)
             return "retention-set" if apply_rule(conn, row.id, rule, actor) else "unchanged"
         if isinstance(action, TagAction):
             tags = {**json.loads(row.tags), **dict(action.tags)}
@@ -441,14 +454,9 @@ class PolicyService:
             kind, details["personal"] = "file.personal_marked", list(action.keys)
         elif isinstance(action, StoragePolicyAction | TransitionAction):
             target = action.name if isinstance(action, StoragePolicyAction) else action.to
-            conn.execute(
-                update(Version)
-                .where(Version.id == row.id)
-                .values(storage_policy=target, state=State.PLACING)
-            )
-            conn.execute(update(File).where(File.id == file_id, File.latest_version == number)
-                         .values(state=State.PLACING))  # fmt: skip
-            placement.request(conn, row.id, actor)
+            if isinstance(action, TransitionAction) and _transition_deferred(stored.policy):
+                return "transition-at-expiry"  # the retention rule carries it
+            placement.move(conn, row.id, target, actor)
             kind, details["storage_policy"] = "file.storage_policy_set", target
         elif isinstance(action, NotifyAction):
             kind, details["message"] = "policy.notified", action.message

@@ -19,6 +19,7 @@ from datoferum.domain.ids import is_id, isoformat, utcnow
 from datoferum.domain.records import State
 from datoferum.domain.retention import RetentionRule
 from datoferum.errors import DatoferumError, InvalidInput, NotFound, Retained
+from datoferum.services import placement
 from datoferum.services.purge import PurgeOutcome, PurgeRequest, PurgeService
 from datoferum.services.worker import JobContext
 from datoferum.spine import eventlog
@@ -51,13 +52,15 @@ def apply_rule(
         .where(Version.id == version_id)
         .values(
             retain_until=rule.until, retention_mode=mode, expiry_action=rule.then,
-            retention_cause=rule.cause[:255],
+            expiry_policy=rule.transition_to, retention_cause=rule.cause[:255],
         )
     )  # fmt: skip
     details = {
         "retain_until": isoformat(rule.until), "mode": mode, "then": rule.then,
         "cause": rule.cause, "previous": isoformat(row.retain_until) if row.retain_until else None,
     }  # fmt: skip
+    if rule.transition_to:
+        details["transition_to"] = rule.transition_to
     eventlog.append(
         conn,
         [NewEvent("file.retention_set", actor, row.file_id, row.number, details, correlation_id)],
@@ -118,12 +121,14 @@ class RetentionService:
         reason: str,
         mode: str | None = None,
         then: str | None = None,
+        to: str | None = None,
         correlation_id: str = "",
     ) -> dict[str, Any]:
-        """An admin's change of retention: extending always, shortening only governance."""
+        """An admin's change of retention: extending always, shortening only governance.
+        ``to`` is the storage policy a ``then: transition`` moves the version to."""
         if not reason.strip():
             raise InvalidInput("a change of retention needs a reason")
-        RetentionRule(until, mode or "governance", then)  # checks the values before the state
+        RetentionRule(until, mode or "governance", then, transition_to=to)  # checked first
         with self.catalog.writing() as conn:
             row = (
                 conn.execute(
@@ -151,6 +156,7 @@ class RetentionService:
                 .values(
                     retain_until=until, retention_mode=new_mode,
                     expiry_action=then if then is not None else row.expiry_action,
+                    expiry_policy=to if then is not None else row.expiry_policy,
                     retention_cause=f"{actor}: {reason}"[:255],
                 )
             )  # fmt: skip
@@ -171,7 +177,7 @@ class RetentionService:
             with self.catalog.reading() as conn:
                 query = select(
                     Version.id, Version.file_id, Version.number, Version.retain_until,
-                    Version.expiry_action, Version.retention_cause,
+                    Version.expiry_action, Version.expiry_policy, Version.retention_cause,
                 ).where(
                     Version.retain_until <= now, Version.expiry_action.is_not(None),
                     # A purge stopped half-way (crash) stays "purging": running it again ends it.
@@ -207,10 +213,15 @@ class RetentionService:
                 context.progress(sum(counts.values()))
 
     def _expire(self, row: Any) -> str:
-        """Notify, or mark for transition, one version whose retention ended."""
-        cause, actor = _cause(row), ACTOR
-        kind = "file.retention_notified" if row.expiry_action == "notify" else "file.transition_due"
+        """Notify, or move to its next storage policy, one version whose retention ended."""
+        details: dict[str, Any] = _cause(row)
         with self.catalog.writing() as conn:
             conn.execute(update(Version).where(Version.id == row.id).values(expiry_action=None))
-            eventlog.append(conn, [NewEvent(kind, actor, row.file_id, row.number, cause)])
-        return "notified" if row.expiry_action == "notify" else "transitioned"
+            if row.expiry_action == "notify":
+                kind, outcome = "file.retention_notified", "notified"
+            else:
+                placement.move(conn, row.id, row.expiry_policy, ACTOR)
+                kind, outcome = "file.transitioned", "transitioned"
+                details["storage_policy"] = row.expiry_policy
+            eventlog.append(conn, [NewEvent(kind, ACTOR, row.file_id, row.number, details)])
+        return outcome

@@ -110,6 +110,8 @@ class Version(Base):
     retention_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     retention_cause: Mapped[str | None] = mapped_column(String(255), nullable=True)
     expiry_action: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The storage policy an ``expiry_action`` of ``transition`` moves the version to.
+    expiry_policy: Mapped[str | None] = mapped_column(String(64), nullable=True)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 

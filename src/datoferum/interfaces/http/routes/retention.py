@@ -26,10 +26,17 @@ async def change(request: Request) -> Response:
     if not isinstance(reason, str):
         raise InvalidInput('"reason" must say why the retention changes')
     until = utc_time(body.get("retain_until"), "retain_until")
+    to = body.get("to")
+    if to is not None:
+        layout = services_of(request).backends.layout
+        if not isinstance(to, str) or to not in layout.policies:
+            known = ", ".join(sorted(layout.policies))
+            raise InvalidInput(f'"to" must name a storage policy, one of: {known}')
     details = await run_in_threadpool(
         lambda: services_of(request).retention.change(
             actor.subject, request.path_params["file_id"], version, until, reason=reason,
-            mode=body.get("mode"), then=body.get("then"), correlation_id=request_id(request),
+            mode=body.get("mode"), then=body.get("then"), to=to,
+            correlation_id=request_id(request),
         )
     )  # fmt: skip
     return JSONResponse(details)
@@ -52,6 +59,7 @@ PATHS = {
                         "retain_until": {"type": "string", "format": "date-time"},
                         "mode": {"enum": ["compliance", "governance"]},
                         "then": {"enum": ["purge", "transition", "notify"]},
+                        "to": {"type": "string", "description": "storage policy (with transition)"},
                         "reason": {"type": "string"},
                     },
                 }
