@@ -112,6 +112,21 @@ def download(setup: Setup) -> list[Comparison]:
     return [Comparison(f"{_size_label(size)} download", ours, sendfile, 0.8)]
 
 
+def small_uploads_to(
+    setup: Setup, server: Datoferum, glob: str, count: int
+) -> Callable[[int], float]:
+    """A measure: ``count`` uploads to ``server`` over one connection, in files/s."""
+
+    def measure(run: int) -> float:
+        settled()
+        args = [*server.headers(), "-T", glob, server.data_url(f"small-r{run}")]
+        seconds = client.put_many(setup.curl, args, count)
+        server.wipe()
+        return count / seconds
+
+    return measure
+
+
 def small(setup: Setup) -> list[Comparison]:
     """Many small files, one request each, in sequence over one keep-alive connection: the
     per-request cost (routing, catalog transaction, fsyncs) with the bytes themselves negligible.
@@ -133,16 +148,6 @@ def small(setup: Setup) -> list[Comparison]:
         ours_relaxed = Series("Datoferum durability=relaxed", "files/s", work=count)
         plain = Series("SeaweedFS filer PUT", "files/s", work=count)
         synced = Series("SeaweedFS filer ?fsync=true", "files/s", work=count)
-
-        def to_datoferum(server: Datoferum) -> Callable[[int], float]:
-            def measure(run: int) -> float:
-                settled()
-                args = [*server.headers(), "-T", glob, server.data_url(f"small-r{run}")]
-                seconds = client.put_many(setup.curl, args, count)
-                server.wipe()
-                return count / seconds
-
-            return measure
 
         def to_seaweedfs(run: int) -> float:
             settled()
@@ -167,10 +172,10 @@ def small(setup: Setup) -> list[Comparison]:
         interleave(
             setup.runs,
             [
-                (ours, to_datoferum(dato)),
+                (ours, small_uploads_to(setup, dato, glob, count)),
                 (plain, to_seaweedfs),
                 (synced, to_seaweedfs_fsync),
-                (ours_relaxed, to_datoferum(relaxed)),
+                (ours_relaxed, small_uploads_to(setup, relaxed, glob, count)),
             ],
         )
     return [

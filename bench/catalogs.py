@@ -10,12 +10,12 @@ handful of statements and a commit per file.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench import client
-from bench.cases import Setup, settled
+from bench.cases import Setup, small_uploads_to
 from bench.report import Comparison, Series, interleave
 from bench.servers import Datoferum
 
@@ -52,20 +52,13 @@ def small_uploads(setup: Setup) -> list[Comparison]:
         }
         series = {name: Series(f"Datoferum on {name}", "files/s", work=count) for name in servers}
 
-        def measure(server: Datoferum) -> Callable[[int], float]:
-            def run(number: int) -> float:
-                settled()
-                args = [*server.headers(), "-T", glob, server.data_url(f"catalog-r{number}")]
-                seconds = client.put_many(setup.curl, args, count)
-                server.wipe()
-                return count / seconds
-
-            return run
-
         warm = f"{files}/f[1-50].bin"
         for server in servers.values():
             client.put_many(setup.curl, [*server.headers(), "-T", warm, server.data_url("w")], 50)
-        interleave(setup.runs, [(series[name], measure(s)) for name, s in servers.items()])
+        interleave(
+            setup.runs,
+            [(series[n], small_uploads_to(setup, s, glob, count)) for n, s in servers.items()],
+        )
     return [
         Comparison(label, series["MariaDB"], series["SQLite"], None, note="MariaDB"),
         Comparison(label, series["PostgreSQL"], series["SQLite"], None, note="PostgreSQL"),

@@ -1,6 +1,6 @@
 """Scrubs find corrupt and missing copies and repair them; the dark-data report finds strays.
 
-As in test_placement, two local disks stand in for two backends: ``local`` and ``cold``.
+On two local disks standing in for two backends (see layouts.py).
 """
 
 from __future__ import annotations
@@ -12,44 +12,25 @@ from typing import Any
 
 import pytest
 
-from datoferum.config import Settings
 from datoferum.domain.records import FileRecord
 from datoferum.domain.roles import SYSTEM
 from datoferum.services import scrub as scrub_module
 from datoferum.services.capture import CaptureRequest
 from datoferum.services.files import get_file
 from datoferum.services.scrub import RateLimit
-from datoferum.services.wiring import Services, build_services
+from datoferum.services.wiring import Services
 from datoferum.services.worker import Worker
 from datoferum.spine import eventlog, jobs
-from datoferum.spine.catalog import migrate
 from datoferum.spine.jobs import NewJob
+from layouts import two_disk_services, two_disks
 
 #: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
 CATALOG_SUITE = True
 
-LAYOUT = """
-backends:
-  local: {{type: local, root: "{root}/hot"}}
-  cold: {{type: local, root: "{root}/cold"}}
-policies:
-  hot: [local]
-  safe: [local, cold]
-default: safe
-"""
-
 
 @pytest.fixture
 def services(tmp_path: Path, database_url: str | None) -> Iterator[Services]:
-    layout = tmp_path / "storage.yaml"
-    layout.write_text(LAYOUT.format(root=tmp_path))
-    built = build_services(
-        Settings(
-            home=tmp_path / "home", database_url=database_url, storage_config=layout,
-            scrub_bytes_per_second=0,
-        )
-    )  # fmt: skip
-    migrate.upgrade(built.catalog)
+    built = two_disk_services(tmp_path, database_url, "safe", scrub_bytes_per_second=0)
     yield built
     built.close()
 
@@ -162,8 +143,7 @@ def test_the_rate_limit_paces_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_storage_over_http_and_the_cli(tmp_path: Path, database_url: str | None) -> None:
     from conftest import LiveServer
 
-    layout = tmp_path / "storage.yaml"
-    layout.write_text(LAYOUT.format(root=tmp_path))
+    layout = two_disks(tmp_path, "safe")
     server = LiveServer(
         tmp_path / "home", database_url=database_url, DATOFERUM_STORAGE_CONFIG=str(layout)
     ).start()

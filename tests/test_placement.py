@@ -1,9 +1,5 @@
-"""Storage policies: copies made by placement jobs, transitions, and purges of every copy.
-
-Two local disks stand in for two backends here (the same code paths place copies on HDFS and
-S3; the backend contract suite checks those backends themselves): ``local`` takes uploads, and
-``cold`` is a second directory.
-"""
+"""Storage policies: copies made by placement jobs, transitions, and purges of every copy
+(on two local disks, see layouts.py)."""
 
 from __future__ import annotations
 
@@ -26,21 +22,11 @@ from datoferum.services.purge import PurgeRequest
 from datoferum.services.wiring import Services, build_services
 from datoferum.services.worker import Worker
 from datoferum.spine import eventlog
-from datoferum.spine.catalog import migrate
+from layouts import two_disk_services
 
 #: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
 CATALOG_SUITE = True
 
-LAYOUT = """
-backends:
-  local: {{type: local, root: "{root}/hot"}}
-  cold: {{type: local, root: "{root}/cold"}}
-policies:
-  hot: [local]
-  safe: [local, cold]
-  archive: [cold]
-default: hot
-"""
 CAPTURE = """
 policies:
   - name: place-by-collection
@@ -72,12 +58,7 @@ policies:
 
 @pytest.fixture
 def services(tmp_path: Path, database_url: str | None) -> Iterator[Services]:
-    layout = tmp_path / "storage.yaml"
-    layout.write_text(LAYOUT.format(root=tmp_path))
-    built = build_services(
-        Settings(home=tmp_path / "home", database_url=database_url, storage_config=layout)
-    )
-    migrate.upgrade(built.catalog)
+    built = two_disk_services(tmp_path, database_url, "hot")
     built.policies.apply("test", CAPTURE, "capture.yaml")
     yield built
     built.close()
