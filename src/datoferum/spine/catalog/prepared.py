@@ -29,9 +29,16 @@ class _Plan:
     sql: str
     order: tuple[str, ...] | None  # parameter order for positional styles, None for named ones
     processors: Mapping[str, Callable[[Any], Any]]
+    #: The statement's own values (``.values(state="purged")``), when every other parameter
+    #: is one of the caller's by the same name: then arguments are built without asking the
+    #: compiler, which cost ~7 µs a row, more than SQLite's executemany spent on it.
+    constants: Mapping[str, Any] | None
 
     def arguments(self, params: Mapping[str, Any]) -> Any:
-        values = self.compiled.construct_params(params)
+        if self.constants is not None:
+            values = {**self.constants, **params}
+        else:
+            values = self.compiled.construct_params(params)
         for name, process in self.processors.items():
             if values.get(name) is not None:
                 values[name] = process(values[name])
@@ -51,7 +58,10 @@ class Prepared:
             compiled: Any = self.statement.compile(dialect=dialect, column_keys=sorted(keys))
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
             # _bind_processors is how SQLAlchemy itself converts values for the driver.
-            plan = _Plan(compiled, compiled.string, order, dict(compiled._bind_processors))
+            plan = _Plan(
+                compiled, compiled.string, order, dict(compiled._bind_processors),
+                _constants(compiled, keys),
+            )  # fmt: skip
             self._plans[(dialect.name, keys)] = plan
         return plan
 
@@ -84,6 +94,21 @@ class Prepared:
             raise _translated(plan.sql, arguments, exc, conn.dialect) from exc
         finally:
             cursor.close()
+
+
+def _constants(compiled: Any, keys: frozenset[str]) -> dict[str, Any] | None:
+    """The statement's own bound values, if every parameter it needs besides them is one of
+    ``keys`` (else None: the compiler must map the parameters, and say what is missing)."""
+    every = compiled.construct_params(_check=False)
+    if not keys <= every.keys():
+        return None
+    constants = {}
+    for name in every.keys() - keys:
+        bind = compiled.binds.get(name)
+        if bind is None or bind.required:
+            return None
+        constants[name] = every[name]
+    return constants
 
 
 def _translated(sql: str, arguments: Any, exc: Exception, dialect: Dialect) -> Exception:
