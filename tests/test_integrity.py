@@ -36,16 +36,18 @@ def services(tmp_path: Path, database_url: str | None) -> Iterator[Services]:
 
 
 def _run(services: Services, kind: str | None = None, **payload: Any) -> dict[str, Any] | None:
-    """Queue ``kind`` (if given) and run every queued job; the last job's result."""
+    """Queue ``kind`` (if given), run every queued job, and return the queued job's result."""
+    queued = None
     if kind is not None:
         with services.catalog.writing() as conn:
-            jobs.enqueue(conn, NewJob(kind, payload), "token:test")
+            queued = jobs.enqueue(conn, NewJob(kind, payload), "token:test").id
     worker = Worker(services.catalog, services.handlers, heartbeat_seconds=0)
-    result = None
-    while (job := worker.run_once()) is not None:
-        with services.catalog.reading() as conn:
-            result = jobs.get(conn, job.id).result
-    return result
+    while worker.run_once() is not None:
+        pass
+    if queued is None:
+        return None
+    with services.catalog.reading() as conn:
+        return jobs.get(conn, queued).result
 
 
 def _stored(services: Services, path: str, data: bytes) -> FileRecord:
@@ -171,3 +173,20 @@ def test_storage_over_http_and_the_cli(tmp_path: Path, database_url: str | None)
         assert record["state"] == "stored"  # the server's own worker placed it
     finally:
         server.stop()
+
+
+def test_a_scrub_requeues_placements_that_gave_up(services: Services) -> None:
+    from sqlalchemy import update
+
+    from datoferum.spine.catalog.schema import Job
+
+    capture = services.capture.start(CaptureRequest("media", "stuck.bin", SYSTEM))
+    record = capture.finish(b"stuck while the backend was away")
+    with services.catalog.writing() as conn:  # its placement ran out of attempts
+        conn.execute(update(Job).where(Job.kind == "placement").values(state="failed"))
+    counts = _run(services, "scrub")
+    assert counts is not None and counts["placements_requeued"] == 1
+    with services.catalog.reading() as conn:
+        placed = get_file(conn, record.id)
+    assert placed.current.state == "stored"
+    assert {r.backend for r in placed.current.replicas} == {"local", "cold"}

@@ -15,6 +15,7 @@ placement sees the purge and deletes the copy it just made.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +30,9 @@ from datoferum.errors import Conflict, NotFound, StorageUnavailable
 from datoferum.services.worker import JobContext
 from datoferum.spine import eventlog, jobs
 from datoferum.spine.catalog.database import Catalog
-from datoferum.spine.catalog.schema import Collection, File, Replica, Version
+from datoferum.spine.catalog.schema import Collection, File, Job, Replica, Version
 from datoferum.spine.eventlog import NewEvent
-from datoferum.spine.jobs import JobRecord, NewJob
+from datoferum.spine.jobs import JobRecord, JobState, NewJob
 
 JOB = "placement"
 #: Attempts before a placement gives up. Its failures are almost all a backend out of reach (an
@@ -127,6 +128,29 @@ class PlacementService:
         """True if copies on exactly ``backends`` are what the policy asks for."""
         policy = self.layout.policies.get(storage_policy or self.layout.default)
         return policy is not None and set(policy.backends) == backends
+
+    def requeue_stuck(self, actor: str) -> int:
+        """Queue placement again for ``placing`` versions no live job is placing (their job
+        ran out of attempts in a long outage); returns how many."""
+        with self.catalog.writing() as conn:
+            live = {
+                json.loads(payload).get("version_id")
+                for payload in conn.execute(
+                    select(Job.payload).where(
+                        Job.kind == JOB, Job.state.in_((JobState.QUEUED, JobState.RUNNING))
+                    )
+                ).scalars()
+            }
+            stuck = [
+                version_id
+                for version_id in conn.execute(
+                    select(Version.id).where(Version.state == State.PLACING)
+                ).scalars()
+                if version_id not in live
+            ]
+            for version_id in stuck:
+                request(conn, version_id, actor)
+        return len(stuck)
 
     def run_job(self, context: JobContext) -> dict[str, Any]:
         payload = context.payload

@@ -103,10 +103,12 @@ class ScrubService:
         return "ok" if digest.hexdigest() == copy.sha256 else "corrupt"
 
     def run_job(self, context: JobContext) -> dict[str, Any]:
-        """The ``scrub`` job: check every copy once; repair the bad ones."""
+        """The ``scrub`` job: check every copy once and repair the bad ones; and give versions
+        whose placement gave up (a long outage) another placement job."""
         limit = RateLimit(self.bytes_per_second)
         counts = {"checked": 0, "bytes": 0, "ok": 0, "missing": 0, "corrupt": 0,
-                  "repaired": 0, "unrepaired": 0, "unreachable": 0}  # fmt: skip
+                  "repaired": 0, "unrepaired": 0, "unreachable": 0,
+                  "placements_requeued": self.placement.requeue_stuck(context.actor)}  # fmt: skip
         for copy in self._copies():
             if copy.backend not in self.backends:
                 counts["unreachable"] += 1

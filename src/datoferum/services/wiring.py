@@ -128,6 +128,7 @@ class Services:
 
     def close(self) -> None:
         self.hash_executor.shutdown(wait=False, cancel_futures=True)
+        self.backends.close()
         self.catalog.dispose()
 
 

@@ -136,3 +136,7 @@ class Backends(Mapping[str, StorageBackend]):
 
     def __len__(self) -> int:
         return len(self.layout.backends)
+
+    def close(self) -> None:
+        for backend in self._built.values():
+            backend.close()

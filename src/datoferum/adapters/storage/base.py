@@ -93,3 +93,7 @@ class StorageBackend(Protocol):
     def check(self) -> None:
         """Raise :class:`~datoferum.errors.StorageUnavailable` if the backend cannot be written."""
         ...
+
+    def close(self) -> None:
+        """Release connections and background threads; the backend is not used after."""
+        ...

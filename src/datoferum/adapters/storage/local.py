@@ -235,6 +235,9 @@ class LocalDiskBackend:
     def key_for(self, collection: str, path: str, version_id: str, number: int) -> str:
         return version_id
 
+    def close(self) -> None:
+        """Nothing to release: files are opened per call."""
+
     def open_writer(self, key: str) -> LocalWriter:
         return LocalWriter(self, _check_key(key))
 

@@ -286,6 +286,10 @@ class S3Backend:
             config=config,
         )
 
+    def close(self) -> None:
+        """Close the client's pooled connections."""
+        self._client.close()
+
     def __repr__(self) -> str:
         return f"S3Backend(name={self.name!r}, {self._where}, prefix={self.prefix!r})"
 
