@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import audit, cases, catalogs, client, policy, purge, report, tools
+from bench import audit, cases, catalogs, client, policy, purge, replication, report, tools
 
-CASES = ("upload", "download", "small", "catalogs", "audit", "policy", "purge")
+CASES = ("upload", "download", "small", "catalogs", "audit", "policy", "purge", "replication")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -42,6 +42,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--policy-files", type=int, default=1_000_000, help="files in the policy catalog (1000000)"
     )
     parser.add_argument("--purge-files", type=int, default=2000, help="files purged per run (2000)")
+    parser.add_argument(
+        "--replication-mib", type=int, default=1024, help="size of the file copied to HDFS (1024)"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to save figures")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install nginx")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         curl = tools.curl() if http else ""
         nginx = tools.nginx(not args.no_install) if {"upload", "download"} & http else ""
         weed = tools.weed() if {"upload", "small"} & http else ""
+        if "replication" in args.cases:
+            replication.check_tools()
     except tools.MissingTool as missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             "audit": lambda: audit.verify(workdir, args.runs, args.audit_events),
             "policy": lambda: policy.evaluate(workdir, args.runs, args.policy_files),
             "purge": lambda: purge.execute(workdir, args.runs, args.purge_files),
+            "replication": lambda: replication.replicate(workdir, args.runs, args.replication_mib),
         }
         for name in CASES:
             if name in args.cases:
