@@ -125,32 +125,30 @@ class CaptureService:
     def _collection_id(
         self, conn: Connection, name: str, actor: Principal, correlation: str
     ) -> str:
+        """The collection's id, creating the collection on its first upload. Only ids read back
+        from the catalog are cached: a collection created in a transaction that then rolls back
+        (a deadlock victim, run again) must not be remembered."""
         cached = self._collections.get(name)
         if cached is not None:
             return cached
         found = conn.execute(select(Collection.id).where(Collection.name == name)).scalar()
-        if found is None:
-            found = new_id()
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        insert(Collection).values(id=found, name=name, created_at=utcnow())
-                    )
-                    eventlog.append(
-                        conn,
-                        [
-                            NewEvent(
-                                "collection.created", actor.subject,
-                                details={"collection": name}, correlation_id=correlation,
-                            )
-                        ],
-                    )  # fmt: skip
-            except IntegrityError:  # created concurrently by another writer
-                found = conn.execute(
-                    select(Collection.id).where(Collection.name == name)
-                ).scalar_one()
-        self._collections[name] = found
-        return found
+        if found is not None:
+            self._collections[name] = found
+            return str(found)
+        # A concurrent first upload to the same collection makes this insert fail; the capture
+        # transaction then runs again (see ``record``) and finds the collection.
+        created = new_id()
+        conn.execute(insert(Collection).values(id=created, name=name, created_at=utcnow()))
+        eventlog.append(
+            conn,
+            [
+                NewEvent(
+                    "collection.created", actor.subject, details={"collection": name},
+                    correlation_id=correlation,
+                )
+            ],
+        )  # fmt: skip
+        return created
 
     def existing_file_id(self, collection: str, path: str) -> str | None:
         with self.catalog.reading() as conn:
