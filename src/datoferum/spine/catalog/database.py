@@ -29,7 +29,7 @@ _MYSQL_CONTENTION = {1213, 1205}
 #: PostgreSQL SQLSTATEs: deadlock detected, serialization failure.
 _POSTGRESQL_CONTENTION = {"40P01", "40001"}
 #: Attempts of a transaction that keeps losing to contention before the error reaches the caller.
-ATTEMPTS = 6
+ATTEMPTS = 10
 
 
 def _sqlite_setup(engine: Engine, synchronous: str) -> None:
@@ -54,7 +54,14 @@ class Catalog:
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         self.url = url
-        self.engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        options: dict[str, Any] = {"pool_pre_ping": not url.startswith("sqlite")}
+        if url.startswith(("mysql", "mariadb")):
+            # InnoDB's default, REPEATABLE READ, locks the gaps next to rows a locking read did
+            # not find: two uploads of new paths in one gap then deadlock on their inserts.
+            # READ COMMITTED (PostgreSQL's default too) locks only the rows themselves; every
+            # rule of the catalog rests on row locks and unique keys, not on gap locks.
+            options["isolation_level"] = "READ COMMITTED"
+        self.engine = create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
             _sqlite_setup(self.engine, sqlite_synchronous)
         self._writer = self.engine.execution_options(**{_WRITE: True})
@@ -94,7 +101,7 @@ class Catalog:
             except retryable:
                 if attempt == ATTEMPTS:
                     raise
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jittered, growing backoff
+            time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))  # jittered, growing
             attempt += 1
 
     def dispose(self) -> None:
