@@ -14,12 +14,10 @@ readonly CACHE=${DATOFERUM_CACHE:-$HOME/.cache/datoferum}
 readonly START_TIMEOUT=${DATOFERUM_HDFS_START_TIMEOUT:-180}
 readonly STOP_TIMEOUT=30
 
-say() { echo "$(basename "$0"): $*" >&2; }
+# shellcheck source=scripts/servers/common.sh
+source "$HADOOP_SCRIPTS/common.sh"  # die, alive
 
-die() {
-    say "$@"
-    exit 1
-}
+say() { echo "$(basename "$0"): $*" >&2; }
 
 need() {  # need COMMAND HINT: fail early, saying how to install what is missing
     command -v "$1" >/dev/null || die "'$1' is not installed: $2"
@@ -79,13 +77,6 @@ classpath_file() {
 }
 
 http_get() { curl -fsS --max-time 5 "$@" 2>/dev/null; }
-
-# The process exists and is not a zombie (an orphan is reparented to PID 1, which in some
-# containers never reaps it: waiting for such a zombie to go would never end).
-alive() {
-    kill -0 "$1" 2>/dev/null || return 1
-    [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
-}
 
 # Kill by PID: politely, then firmly; wait until the process is really gone.
 kill_and_wait() {

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from datoferum.adapters.storage import Backends
+from datoferum.adapters.storage.base import StorageBackend
 from datoferum.domain.records import State
 from datoferum.errors import DatoferumError, NotFound
 from datoferum.services.placement import PlacementService
@@ -68,8 +69,10 @@ class ScrubService:
         self.placement = placement
         self.bytes_per_second = bytes_per_second
 
-    def _copies(self) -> Iterator[Any]:
-        """Present copies of live versions, a page at a time in replica order."""
+    def _copies(self, backend: str | None = None) -> Iterator[Any]:
+        """Present copies of live versions (on ``backend`` only, if given), a page at a time in
+        replica order."""
+        only = () if backend is None else (Replica.backend == backend,)
         after = 0
         while True:
             with self.catalog.reading() as conn:
@@ -81,7 +84,7 @@ class ScrubService:
                     .join(Version, Version.id == Replica.version_id)
                     .where(
                         Replica.id > after, Replica.state == "present",
-                        Version.state.in_(State.LIVE),
+                        Version.state.in_(State.LIVE), *only,
                     )
                     .order_by(Replica.id)
                     .limit(PAGE)
@@ -149,13 +152,17 @@ class ScrubService:
             return False
         return True
 
+    def backend(self, name: object) -> StorageBackend:
+        """The configured backend ``name``; a clear error for any other value."""
+        if not isinstance(name, str) or name not in self.backends:
+            known = ", ".join(self.backends)
+            raise NotFound(f"there is no backend {name!r}; the backends are: {known}")
+        return self.backends[name]
+
     def dark_data(self, backend_name: str) -> dict[str, Any]:
         """Objects on ``backend_name`` the catalog does not know, and catalogued copies whose
         bytes are missing there; counts, and the first :data:`REPORT_LIMIT` keys of each."""
-        if backend_name not in self.backends:
-            known = ", ".join(self.backends)
-            raise NotFound(f"there is no backend {backend_name!r}; the backends are: {known}")
-        backend = self.backends[backend_name]
+        backend = self.backend(backend_name)
         unknown: list[str] = []
         unknown_count = 0
         batch: list[str] = []
@@ -185,8 +192,8 @@ class ScrubService:
         settle()
         missing: list[dict[str, Any]] = []
         missing_count = 0
-        for copy in self._copies():
-            if copy.backend == backend_name and backend.stat(copy.key) is None:
+        for copy in self._copies(backend_name):
+            if backend.stat(copy.key) is None:
                 missing_count += 1
                 if len(missing) < REPORT_LIMIT:
                     missing.append({"key": copy.key, "file_id": copy.file_id,

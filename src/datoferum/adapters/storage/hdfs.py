@@ -49,7 +49,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -57,6 +56,7 @@ from urllib.parse import quote
 import httpx
 
 from datoferum.adapters.storage.base import Capabilities, ObjectStat
+from datoferum.adapters.storage.parallel import each
 from datoferum.errors import InvalidInput, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -567,10 +567,13 @@ class WebHdfsBackend:
         """One DELETE per object (WebHDFS has no batch); each is durable in the NameNode's edit
         log when it returns. Large batches run on a few threads, as latency is the cost."""
         paths = [self.object_path(key) for key in keys]
-        if len(paths) < PARALLEL_DELETES:
-            return [self.hdfs.delete(path) for path in paths]
-        with ThreadPoolExecutor(DELETE_THREADS, thread_name_prefix="webhdfs-delete") as pool:
-            return list(pool.map(self.hdfs.delete, paths))
+        return each(
+            self.hdfs.delete,
+            paths,
+            threads=DELETE_THREADS,
+            at_least=PARALLEL_DELETES,
+            name="webhdfs-delete",
+        )
 
     def object_keys(self) -> Iterator[str]:
         """Every file under the root, folder by folder, except the backend's own ``.staging``

@@ -21,11 +21,11 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from datoferum.adapters.storage.base import Capabilities, ObjectStat
+from datoferum.adapters.storage.parallel import each
 from datoferum.errors import InvalidInput, StorageUnavailable
 
 READ_CHUNK = 1024 * 1024
@@ -39,9 +39,6 @@ _SYNC_FILE_RANGE_WRITE = 2
 #: with the GIL released, so a batch of a few hundred goes about as fast as the disk allows.
 PARALLEL_DELETES = 64
 DELETE_THREADS = 4
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 
 
 def _libc_function(name: str, *argtypes: Any) -> Any:
@@ -174,17 +171,6 @@ def _unlink(path: str) -> bool:
     return True
 
 
-def _each(function: Callable[[_T], _R], items: list[_T]) -> list[_R]:
-    """``function`` of every item, in order; on several threads when there are many items."""
-    if len(items) < PARALLEL_DELETES:
-        return [function(item) for item in items]
-    step = -(-len(items) // DELETE_THREADS)
-    slices = [items[first : first + step] for first in range(0, len(items), step)]
-    with ThreadPoolExecutor(len(slices), thread_name_prefix="delete") as pool:
-        done = pool.map(lambda part: [function(item) for item in part], slices)
-        return [result for part in done for result in part]
-
-
 class LocalDiskBackend:
     """Stores objects as files under one directory."""
 
@@ -270,7 +256,7 @@ class LocalDiskBackend:
         """Unlink every object, then make the unlinks durable: with one ``syncfs`` where Linux
         has it, else an fsync of each directory that lost an object."""
         paths = [self._object_name(key) for key in keys]
-        existed = _each(_unlink, paths)
+        existed = self._each(_unlink, paths)
         if self.durable:
             parents = list(
                 {
@@ -282,8 +268,13 @@ class LocalDiskBackend:
             if len(parents) > 1 and _syncfs is not None:
                 self._sync_file_system()
             else:
-                _each(_fsync_dir, parents)
+                self._each(_fsync_dir, parents)
         return existed
+
+    @staticmethod
+    def _each(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return each(function, items, threads=DELETE_THREADS, at_least=PARALLEL_DELETES,
+                    name="delete")  # fmt: skip
 
     def _sync_file_system(self) -> None:
         """One ``syncfs`` instead of an fsync per directory: each directory fsync also flushes

@@ -45,8 +45,7 @@ from __future__ import annotations
 import io
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -63,6 +62,7 @@ from botocore.exceptions import (
 )
 
 from datoferum.adapters.storage.base import Capabilities, ObjectStat
+from datoferum.adapters.storage.parallel import each
 from datoferum.errors import InvalidInput, PayloadTooLarge, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -153,14 +153,6 @@ def _server_now(metadata: ResponseMetadataTypeDef) -> datetime:
     """The store's clock, from the ``Date`` of a response; ours if it sent none."""
     date = metadata.get("HTTPHeaders", {}).get("date")
     return parsedate_to_datetime(date) if date else datetime.now(UTC)
-
-
-def _each(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
-    """``function`` of every item, in order; several at a time, since each waits on the network."""
-    if len(items) < 2:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(min(HEAD_THREADS, len(items)), thread_name_prefix="s3") as pool:
-        return list(pool.map(function, items))
 
 
 class S3Writer:
@@ -483,7 +475,13 @@ class S3Backend:
 
     def delete_many(self, keys: Sequence[str]) -> list[bool]:
         names = [self.object_name(key) for key in keys]
-        existed = _each(lambda key: self._size(key) is not None, keys)
+        existed = each(
+            lambda key: self._size(key) is not None,
+            keys,
+            threads=HEAD_THREADS,
+            at_least=2,
+            name="s3",
+        )
         for first in range(0, len(names), DELETE_BATCH):
             self._delete_batch(names[first : first + DELETE_BATCH])
         return existed

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from datoferum.domain.roles import Permission, Principal
-from datoferum.errors import InvalidInput, NotFound
+from datoferum.errors import InvalidInput
 from datoferum.interfaces.http import apidoc
 from datoferum.interfaces.http.context import services_of
 from datoferum.interfaces.http.params import json_object
@@ -52,9 +52,7 @@ async def report(request: Request) -> Response:
         raise InvalidInput(f"unknown field(s) {', '.join(unknown)}; the only one is 'backend'")
     backend = body.get("backend")
     if backend is not None:
-        names = services_of(request).backends
-        if not isinstance(backend, str) or backend not in names:
-            raise NotFound(f"there is no backend {backend!r}; the backends are: {', '.join(names)}")
+        services_of(request).scrub.backend(backend)
     payload = {"backend": backend} if backend else {}
     return await _queue(request, actor, "storage.report", payload)
 
