@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from datoferum.config import Settings
 from datoferum.domain.roles import SYSTEM
+from datoferum.interfaces.process import settle_heap
 from datoferum.services.capture import CaptureRequest
 from datoferum.services.purge import PurgeRequest
 from datoferum.services.wiring import Services, build_services
@@ -55,6 +56,7 @@ class Store:
         self.relaxed = _services(home, "relaxed")
         migrate.upgrade(self.relaxed.catalog)
         self.full = _services(home, "full")
+        settle_heap()  # as `datoferum worker` and `serve` do once their services are built
         self._runs = 0
 
     def fill(self) -> list[tuple[str, Path]]:

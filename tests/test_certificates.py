@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from datoferum.adapters.signing import LocalKeySigner
-from datoferum.domain.certificates import FORMAT, parse, signed_bytes
+from datoferum.domain import merkle
+from datoferum.domain.certificates import FORMAT, batch_message, parse, signed_bytes
 from datoferum.domain.ids import new_id, utcnow
 from datoferum.errors import CertificateInvalid, DatoferumError, InvalidInput, NotFound
 from datoferum.services.certificates import (
@@ -108,7 +109,8 @@ def test_issue_signs_a_document_that_verifies(
 ) -> None:
     record = certify(catalog, service)
     exported = record.as_dict()
-    assert exported.keys() == {"certificate", "signature", "key_id", "algorithm"}
+    assert exported.keys() == {"certificate", "signature", "key_id", "algorithm", "batch"}
+    assert exported["batch"] == {"index": 0, "size": 1, "path": []}  # a batch of one
     assert exported["algorithm"] == "Ed25519"
     assert exported["key_id"] == signer.key_id
     assert len(base64.b64decode(exported["signature"], validate=True)) == 64
@@ -142,8 +144,101 @@ def test_certificates_are_stored_as_the_exact_signed_text(
         ).scalar_one()
     assert stored.encode() == signed_bytes(record.document)
     signature = base64.b64decode(record.signature)
-    signer_key = signer._key.public_key()  # the stored bytes are what was signed
-    signer_key.verify(signature, stored.encode())
+    signer_key = signer._key.public_key()  # the stored bytes are what was certified
+    signer_key.verify(signature, batch_message(1, merkle.leaf_hash(stored.encode())))
+
+
+def certify_batch(
+    catalog: Catalog, service: CertificateService, count: int
+) -> list[CertificateRecord]:
+    """``count`` purges certified together, as one batch of a purge run."""
+    now = utcnow()
+    with catalog.writing() as conn:
+        file_ids = [new_id() for _ in range(count)]
+        events = eventlog.append(
+            conn, [NewEvent("file.purged", "policy:raw-video", f, 1, {}) for f in file_ids]
+        )
+        batch = [
+            (
+                DeletionFacts(
+                    file_id=file_id, collection="videos", path=f"take-{number}.mp4", version=1,
+                    sha256=SHA, size=number,
+                    replicas=[DeletedReplica("local", new_id(), now, verified=True)],
+                    cause={"policy": "raw-video"}, actor="policy:raw-video", purged_at=now,
+                    event_seq=event.seq, event_hash=event.hash,
+                ),
+                new_id(),
+            )
+            for number, (file_id, event) in enumerate(zip(file_ids, events, strict=True))
+        ]  # fmt: skip
+        return service.issue_many(conn, batch)
+
+
+def test_a_batch_is_signed_once_and_each_certificate_verifies_alone(
+    catalog: Catalog, service: CertificateService, signer: LocalKeySigner
+) -> None:
+    records = certify_batch(catalog, service, 11)
+    assert len({record.signature for record in records}) == 1
+    pem = signer.public_key_pem()
+    for index, record in enumerate(records):
+        exported = service.get(record.id).as_dict()  # as stored, not as issued
+        assert exported["batch"]["index"] == index and exported["batch"]["size"] == 11
+        # 11 = 8 + 2 + 1: the first eight are 4 levels deep, then 3, then 2.
+        assert len(exported["batch"]["path"]) == (4 if index < 8 else 3 if index < 10 else 2)
+        assert verify(json.loads(json.dumps(exported)), pem) == record.document
+
+
+def test_changing_a_batch_proof_is_caught(
+    catalog: Catalog, service: CertificateService, signer: LocalKeySigner
+) -> None:
+    first, second, *_ = [record.as_dict() for record in certify_batch(catalog, service, 6)]
+    pem = signer.public_key_pem()
+    batch = first["batch"]
+    path = batch["path"]
+    flipped = path[1][:-1] + ("0" if path[1][-1] != "0" else "1")
+    bad_signature = [
+        {**batch, "index": 1},  # another position: the root comes out different
+        {**batch, "size": 5},  # another size: not what was signed
+        {**batch, "path": [path[0], flipped, *path[2:]]},
+        second["batch"],  # the proof of another certificate of the same batch
+    ]
+    for tampered in bad_signature:
+        with pytest.raises(CertificateInvalid, match="bad signature") as caught:
+            verify({**first, "batch": tampered}, pem)
+        assert caught.value.reason == "bad-signature"
+    malformed = [
+        {**batch, "index": 6},  # beyond the batch
+        {**batch, "index": -1},
+        {**batch, "size": 0},
+        {**batch, "path": path[:-1]},  # too short to reach the root
+        {**batch, "path": [*path, path[0]]},  # too long
+        {**batch, "path": [p.upper() for p in path]},
+        {**batch, "index": "0"},
+        {"index": 0, "size": 6},
+    ]
+    for tampered in malformed:
+        with pytest.raises(CertificateInvalid) as caught:
+            verify({**first, "batch": tampered}, pem)
+        assert caught.value.reason == "malformed", tampered
+    without = {k: v for k, v in first.items() if k != "batch"}
+    with pytest.raises(CertificateInvalid, match="bad signature"):
+        verify(without, pem)
+
+
+def test_a_certificate_signed_alone_still_verifies(
+    catalog: Catalog, service: CertificateService, signer: LocalKeySigner
+) -> None:
+    """Certificates issued before batches existed carry no proof: their signature covers the
+    document itself, and they must verify forever."""
+    exported = certify(catalog, service).as_dict()
+    del exported["batch"]
+    exported["signature"] = base64.b64encode(
+        signer.sign(signed_bytes(exported["certificate"]))
+    ).decode()
+    assert verify(exported, signer.public_key_pem()) == exported["certificate"]
+    exported["certificate"]["size"] += 1
+    with pytest.raises(CertificateInvalid, match="bad signature"):
+        verify(exported, signer.public_key_pem())
 
 
 def test_certificates_of_a_file_and_lookups(catalog: Catalog, service: CertificateService) -> None:

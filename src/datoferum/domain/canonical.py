@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# One encoder for every call: json.dumps with any non-default option builds a new encoder each
+# time, which cost more than encoding an event's details.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical_json(value: Any) -> str:
     """The one JSON rendering used wherever bytes are hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)

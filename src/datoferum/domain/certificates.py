@@ -1,12 +1,16 @@
 """Deletion certificates: the signed document's format, and checking one offline.
 
 A certificate is exported as ``{"certificate": <document>, "signature": <base64>, "key_id": ...,
-"algorithm": "Ed25519"}``. The signature covers the UTF-8 bytes of the document in canonical JSON
-(:func:`datoferum.domain.canonical.canonical_json`), and verification canonicalizes the document
-it parsed, so an exported file may be pretty-printed or have its keys reordered and still verify:
-only a change of content breaks it. For documents without floating-point numbers (every field the
-server fills is a string, an integer or a boolean) the canonical form is RFC 8785's, so verifiers
-in other languages can use a JCS library.
+"algorithm": "Ed25519", "batch": {"index": ..., "size": ..., "path": [...]}}``. The document's
+bytes are its UTF-8 canonical JSON (:func:`datoferum.domain.canonical.canonical_json`). A purge
+signs its batch of certificates once (:mod:`datoferum.domain.merkle`): the signature covers the
+batch's size and the root of the Merkle tree over the documents' bytes, and ``batch`` holds this
+document's position and audit path, from which a verifier rebuilds the root. A certificate without
+``batch`` (as the first releases issued) is signed over the document's bytes directly. Verification
+canonicalizes the document it parsed, so an exported file may be pretty-printed or have its keys
+reordered and still verify: only a change of content breaks it. For documents without
+floating-point numbers (every field the server fills is a string, an integer or a boolean) the
+canonical form is RFC 8785's, so verifiers in other languages can use a JCS library.
 
 Nothing here touches the catalog: ``datoferum certificate verify`` runs where there is no server,
 and loads only this module, the JSON library and ``cryptography``.
@@ -25,6 +29,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from datoferum.domain import merkle
 from datoferum.domain.canonical import canonical_json
 from datoferum.errors import CertificateInvalid, InvalidInput
 
@@ -34,6 +39,9 @@ ALGORITHM = "Ed25519"
 _SIGNATURE_BYTES = 64
 
 _EXPORT_FIELDS = {"certificate", "signature", "key_id", "algorithm"}
+_BATCH_FIELDS: dict[str, type] = {"index": int, "size": int, "path": list}
+#: What a batch signature covers: this prefix, the batch size, a newline, the root in hex.
+_BATCH_MESSAGE = "datoferum.deletion-certificate-batch/1\n"
 #: Every field of a version-1 document and its JSON type; no others are allowed, so a signed
 #: document can never carry something a verifier of this version would silently ignore.
 _FIELDS: dict[str, type] = {
@@ -85,6 +93,41 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
 def signed_bytes(document: Mapping[str, Any]) -> bytes:
     """Exactly the bytes a certificate's signature covers."""
     return canonical_json(document).encode("utf-8")
+
+
+def batch_message(size: int, root: bytes) -> bytes:
+    """Exactly the bytes a batch's signature covers."""
+    return f"{_BATCH_MESSAGE}{size}\n{root.hex()}".encode("ascii")
+
+
+def _signed_message(exported: Mapping[str, Any], document: Mapping[str, Any]) -> bytes:
+    """The bytes the export's signature must cover: the document's own, or its batch's."""
+    if "batch" not in exported:
+        return signed_bytes(document)
+    batch = exported["batch"]
+    _check_fields("batch", batch, _BATCH_FIELDS)
+    path = batch["path"]
+    if not all(isinstance(node, str) and _is_hex_digest(node) for node in path):
+        raise CertificateInvalid(
+            "batch: path must list SHA-256 hashes in lowercase hex", reason="malformed"
+        )
+    if batch["size"] < 1:
+        raise CertificateInvalid("batch: size must be 1 or more", reason="malformed")
+    root = merkle.root_from_path(
+        merkle.leaf_hash(signed_bytes(document)), batch["index"], batch["size"],
+        [bytes.fromhex(node) for node in path],
+    )  # fmt: skip
+    if root is None:
+        raise CertificateInvalid(
+            f"batch: an audit path of {len(path)} hashes cannot place a certificate at index "
+            f"{batch['index']} of a batch of {batch['size']}",
+            reason="malformed",
+        )
+    return batch_message(batch["size"], root)
+
+
+def _is_hex_digest(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -180,7 +223,7 @@ def verify(exported: Mapping[str, Any], public_key_pem: bytes) -> dict[str, Any]
         raise CertificateInvalid(
             f"not an exported certificate: {', '.join(missing)} missing", reason="malformed"
         )
-    extra = sorted(set(exported) - _EXPORT_FIELDS)
+    extra = sorted(set(exported) - _EXPORT_FIELDS - {"batch"})
     if extra:
         raise CertificateInvalid(f"unexpected field(s) {', '.join(extra)}", reason="malformed")
     if exported["algorithm"] != ALGORITHM:
@@ -213,15 +256,14 @@ def verify(exported: Mapping[str, Any], public_key_pem: bytes) -> dict[str, Any]
             f"malformed signature: expected the base64 of {_SIGNATURE_BYTES} bytes",
             reason="malformed",
         )
-    message = signed_bytes(document)
     try:
-        key.verify(raw, message)
+        key.verify(raw, _signed_message(exported, document))
     except InvalidSignature:
         raise CertificateInvalid(
-            "bad signature: the certificate was altered after it was signed",
+            "bad signature: the certificate (or its batch proof) was altered after it was signed",
             reason="bad-signature",
         ) from None
-    result: dict[str, Any] = json.loads(message)  # a fresh copy of exactly what was verified
+    result: dict[str, Any] = json.loads(signed_bytes(document))  # a copy of what was verified
     return result
 
 

@@ -7,6 +7,7 @@ import threading
 
 from datoferum.config import Settings
 from datoferum.interfaces.logs import configure_logging
+from datoferum.interfaces.process import settle_heap
 from datoferum.services.wiring import build_services
 from datoferum.spine.catalog import migrate
 
@@ -20,6 +21,7 @@ def run_worker(settings: Settings, threads: int) -> None:
         signal.signal(signum, lambda *_: stopping.set())
     try:
         migrate.upgrade(services.catalog)
+        settle_heap()
         background = services.background(threads)
         background.start()
         print(

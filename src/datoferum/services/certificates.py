@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select
 
 from datoferum.adapters.signing import Signer
+from datoferum.domain import merkle
 from datoferum.domain.canonical import canonical_json
-from datoferum.domain.certificates import ALGORITHM, FORMAT, verify
+from datoferum.domain.certificates import ALGORITHM, FORMAT, batch_message, verify
 from datoferum.domain.ids import is_id, isoformat, new_id, utcnow
 from datoferum.errors import InvalidInput, NotFound
 from datoferum.spine.catalog.database import Catalog
@@ -89,15 +90,20 @@ class CertificateRecord:
     signature: str
     key_id: str
     created_at: datetime
+    #: Position and audit path in the batch the signature covers (None: signed alone).
+    batch: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The exportable certificate: all :func:`verify` needs besides the public key."""
-        return {
+        exported = {
             "certificate": self.document,
             "signature": self.signature,
             "key_id": self.key_id,
             "algorithm": ALGORITHM,
         }
+        if self.batch is not None:
+            exported["batch"] = self.batch
+        return exported
 
 
 def _utc(moment: datetime) -> datetime:
@@ -207,7 +213,7 @@ def _document(
 def _record(row: Any) -> CertificateRecord:
     return CertificateRecord(
         row.id, row.file_id, row.version, json.loads(row.document), row.signature, row.key_id,
-        row.created_at,
+        row.created_at, json.loads(row.proof) if row.proof else None,
     )  # fmt: skip
 
 
@@ -229,7 +235,8 @@ class CertificateService:
         """Sign and store the certificates of a batch of purges, inside the caller's transaction.
 
         Each comes with its id, so the purge can name the certificate in its ``file.purged``
-        event before the certificate exists. The stored document is the exact signed text.
+        event before the certificate exists. The stored document is the exact text certified
+        (its hash is a leaf of the tree whose root is signed).
         Nothing is stored unless every certificate of the batch can be issued.
         """
         checked: set[int] = set()  # a batch's purges usually share one cause: check it once
@@ -239,23 +246,33 @@ class CertificateService:
             _check(facts, cause_checked=id(facts.cause) in checked)
             checked.add(id(facts.cause))
         _check_chain(conn, [facts for facts, _ in batch])
+        if not batch:
+            return []
         now = utcnow()
+        issuer = self.signer.key_id
+        documents = [_document(cid, now, issuer, facts) for facts, cid in batch]
+        texts = [canonical_json(document) for document in documents]
+        # One signature for the batch, over the root of the Merkle tree of its documents: an
+        # Ed25519 signature per document cost more than the rest of a purge's work for a file.
+        root, paths = merkle.tree([merkle.leaf_hash(text.encode("utf-8")) for text in texts])
+        signed = self.signer.sign(batch_message(len(batch), root))
+        signature = base64.b64encode(signed).decode("ascii")
         records, rows = [], []
-        for facts, certificate_id in batch:
-            document = _document(certificate_id, now, self.signer.key_id, facts)
-            text = canonical_json(document)
-            signature = base64.b64encode(self.signer.sign(text.encode("utf-8"))).decode("ascii")
+        for index, ((facts, certificate_id), document, text, path) in enumerate(
+            zip(batch, documents, texts, paths, strict=True)
+        ):
+            proof = {"index": index, "size": len(batch), "path": [node.hex() for node in path]}
             records.append(
                 CertificateRecord(
                     certificate_id, facts.file_id, facts.version, document, signature,
-                    self.signer.key_id, now,
+                    self.signer.key_id, now, proof,
                 )
             )  # fmt: skip
             rows.append(
                 {
                     "id": certificate_id, "file_id": facts.file_id, "version": facts.version,
                     "document": text, "signature": signature, "key_id": self.signer.key_id,
-                    "created_at": now,
+                    "created_at": now, "proof": canonical_json(proof),
                 }
             )  # fmt: skip
         if records:

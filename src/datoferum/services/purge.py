@@ -91,7 +91,22 @@ def _failed(request: PurgeRequest, error: DatoferumError) -> PurgeOutcome:
 # The purge's statements, built once: building a statement like _TARGETS took ~150 µs per call,
 # more than running it, and a purge runs several per batch.
 _TARGETS = (
-    select(Version.__table__, File.latest_version, File.path, Collection.name.label("collection"))
+    # Only the columns a purge reads: each date column costs a parse per row.
+    select(
+        Version.id,
+        Version.file_id,
+        Version.number,
+        Version.state,
+        Version.size,
+        Version.sha256,
+        Version.user_metadata,
+        Version.personal_keys,
+        Version.retain_until,
+        Version.retention_mode,
+        File.latest_version,
+        File.path,
+        Collection.name.label("collection"),
+    )
     .join(File, File.id == Version.file_id)
     .join(Collection, Collection.id == File.collection_id)
     .where(Version.file_id.in_(bindparam("file_ids", expanding=True)))
@@ -129,6 +144,17 @@ def _missing(request: PurgeRequest) -> NotFound:
     if not is_id(request.file_id):
         return NotFound(f"there is no file with id {request.file_id!r}")
     return NotFound(f"file {request.file_id} has no version {request.version}")
+
+
+def _erase_personal(row: Any, erase_keys: Sequence[str]) -> tuple[list[str], str]:
+    """The metadata fields a purge erases (those marked personal, and any the request names),
+    and the metadata text that remains."""
+    if not erase_keys and row.personal_keys in (None, "", "[]"):
+        return [], row.user_metadata  # nothing personal: the text stays as it is
+    personal = set(json.loads(row.personal_keys or "[]")) | set(erase_keys)
+    metadata = json.loads(row.user_metadata)
+    kept = {k: v for k, v in metadata.items() if k not in personal}
+    return sorted(personal & metadata.keys()), json.dumps(kept, ensure_ascii=False)
 
 
 @dataclass
@@ -416,14 +442,8 @@ class PurgeService:
                         request.file_id, request.version, "already-purged", "already purged"
                     )
                     continue
-                personal = set(json.loads(row.personal_keys or "[]")) | set(request.erase_keys)
-                metadata = json.loads(row.user_metadata)
-                erased = sorted(personal & metadata.keys())
-                kept = {k: v for k, v in metadata.items() if k not in personal}
-                versions.append(
-                    {"vid": row.id, "now": now,
-                     "kept_metadata": json.dumps(kept, ensure_ascii=False)}
-                )  # fmt: skip
+                erased, kept_metadata = _erase_personal(row, request.erase_keys)
+                versions.append({"vid": row.id, "now": now, "kept_metadata": kept_metadata})
                 replicas.append({"vid": row.id})
                 if request.version == row.latest_version:
                     files.append({"fid": request.file_id, "new_state": State.PURGED})

@@ -20,6 +20,7 @@ from datoferum.interfaces.http import openapi, problems
 from datoferum.interfaces.http.context import RequestIdMiddleware
 from datoferum.interfaces.http.routes import audit, data, files, health, tokens
 from datoferum.interfaces.http.routing import route
+from datoferum.interfaces.process import settle_heap
 from datoferum.services.wiring import build_services
 from datoferum.spine.catalog import migrate
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await run_in_threadpool(build_services, settings)
         await run_in_threadpool(migrate.upgrade, services.catalog)
         app.state.services = services
+        settle_heap()
         background = services.background(settings.job_threads)
         background.start()
         try:

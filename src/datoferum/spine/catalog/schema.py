@@ -302,7 +302,8 @@ class ErasureRequest(Base):
 
 
 class Certificate(Base):
-    """A signed deletion certificate (the document is canonical JSON, signed with Ed25519)."""
+    """A signed deletion certificate (the document is canonical JSON; the Ed25519 signature
+    covers it, or the Merkle root of its batch)."""
 
     __tablename__ = "certificates"
     __table_args__ = (Index(None, "file_id", "version"),)
@@ -314,6 +315,8 @@ class Certificate(Base):
     signature: Mapped[str] = mapped_column(String(128))
     key_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: JSON {"index", "size", "path"} of a certificate signed in a batch; NULL if signed alone.
+    proof: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Link(Base):

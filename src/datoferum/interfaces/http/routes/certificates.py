@@ -69,10 +69,22 @@ _CERTIFICATE: dict[str, Any] = {
         },
         "signature": {
             "type": "string",
-            "description": "Base64 Ed25519 signature of the document's canonical JSON (UTF-8).",
+            "description": "Base64 Ed25519 signature of the batch (its size and Merkle root); "
+            "without batch, of the document's canonical JSON (UTF-8).",
         },
         "key_id": _STRING,
         "algorithm": {"const": ALGORITHM},
+        "batch": {
+            "type": "object",
+            "description": "The document's place in the batch signed together: index, size, and "
+            "the audit path (hex SHA-256 hashes, leaf end first) to the signed root.",
+            "required": ["index", "size", "path"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0},
+                "size": {"type": "integer", "minimum": 1},
+                "path": {"type": "array", "items": _STRING},
+            },
+        },
     },
 }
 PATHS = {
