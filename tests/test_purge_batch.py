@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from datoferum.adapters.storage import local
+from datoferum.adapters.storage import local, unlinker
 from datoferum.adapters.storage.local import LocalDiskBackend
 from datoferum.config import Settings
 from datoferum.domain.certificates import verify as verify_certificate
@@ -139,11 +139,18 @@ def test_overlapped_batches_certify_every_purge_once(
 
 
 @pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-each-directory"])
-def test_local_batch_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool) -> None:
+@pytest.mark.parametrize(
+    "count",
+    [3, unlinker.PARALLEL + 10, local.OFFLOADED_DELETES + 10],
+    ids=["one-thread", "threads", "helper-process"],
+)
+def test_local_batch_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool, count: int
+) -> None:
     if not syncfs:
         monkeypatch.setattr(local, "_syncfs", None)
     backend = LocalDiskBackend(tmp_path / "store")
-    keys = [os.urandom(16).hex() for _ in range(local.PARALLEL_DELETES + 10)]
+    keys = [os.urandom(16).hex() for _ in range(count)]
     for key in keys:
         writer = backend.open_writer(key)
         writer.write(b"bytes of " + key.encode())

@@ -20,10 +20,11 @@ import fcntl
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from datoferum.adapters.storage import unlinker
 from datoferum.adapters.storage.base import Capabilities, ObjectStat
 from datoferum.adapters.storage.parallel import each
 from datoferum.errors import InvalidInput, StorageUnavailable
@@ -35,10 +36,12 @@ WRITEBACK_EVERY = 8 * 1024 * 1024
 #: A staged file younger than this is never called abandoned (covers the create-then-lock step).
 MIN_ABANDONED_AGE = 1.0
 _SYNC_FILE_RANGE_WRITE = 2
-#: Deletions of at least this many objects are spread over threads: unlink waits in the kernel
-#: with the GIL released, so a batch of a few hundred goes about as fast as the disk allows.
-PARALLEL_DELETES = 64
-DELETE_THREADS = 4
+#: Directory fsyncs of a batch delete (where there is no syncfs) are spread over threads.
+PARALLEL_SYNCS = 64
+SYNC_THREADS = 4
+#: Deletions of at least this many objects run in the helper process (``unlinker``), where
+#: they overlap with the caller's Python work instead of contending with it for the GIL.
+OFFLOADED_DELETES = 256
 
 
 def _libc_function(name: str, *argtypes: Any) -> Any:
@@ -163,14 +166,6 @@ class LocalWriter:
             self._fd = None
 
 
-def _unlink(path: str) -> bool:
-    try:
-        os.unlink(path)  # noqa: PTH108 (a string path: pathlib costs more than the call)
-    except FileNotFoundError:
-        return False
-    return True
-
-
 class LocalDiskBackend:
     """Stores objects as files under one directory."""
 
@@ -256,7 +251,13 @@ class LocalDiskBackend:
         """Unlink every object, then make the unlinks durable: with one ``syncfs`` where Linux
         has it, else an fsync of each directory that lost an object."""
         paths = [self._object_name(key) for key in keys]
-        existed = self._each(_unlink, paths)
+        try:
+            if len(paths) >= OFFLOADED_DELETES:
+                existed = unlinker.HELPER.unlink_all(paths)
+            else:
+                existed = unlinker.unlink_all(paths)
+        except OSError as error:
+            raise StorageUnavailable(f"deleting from {self._objects} failed: {error}") from error
         if self.durable:
             parents = list(
                 {
@@ -268,13 +269,9 @@ class LocalDiskBackend:
             if len(parents) > 1 and _syncfs is not None:
                 self._sync_file_system()
             else:
-                self._each(_fsync_dir, parents)
+                each(_fsync_dir, parents, threads=SYNC_THREADS, at_least=PARALLEL_SYNCS,
+                     name="fsync")  # fmt: skip
         return existed
-
-    @staticmethod
-    def _each(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return each(function, items, threads=DELETE_THREADS, at_least=PARALLEL_DELETES,
-                    name="delete")  # fmt: skip
 
     def _sync_file_system(self) -> None:
         """One ``syncfs`` instead of an fsync per directory: each directory fsync also flushes
