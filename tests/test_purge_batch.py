@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from datoferum.adapters.storage import local, unlinker
+from datoferum.adapters import unlinker
+from datoferum.adapters.storage import local
 from datoferum.adapters.storage.local import LocalDiskBackend
 from datoferum.config import Settings
 from datoferum.domain.certificates import verify as verify_certificate

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from datoferum.adapters.storage import local, unlinker
+from datoferum.adapters import unlinker
+from datoferum.adapters.storage import local
 from datoferum.adapters.storage.local import LocalDiskBackend
 from datoferum.errors import StorageUnavailable
 

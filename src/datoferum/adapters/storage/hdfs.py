@@ -55,8 +55,8 @@ from urllib.parse import quote
 
 import httpx
 
+from datoferum.adapters.parallel import each
 from datoferum.adapters.storage.base import Capabilities, ObjectStat
-from datoferum.adapters.storage.parallel import each
 from datoferum.errors import InvalidInput, StorageUnavailable
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from datoferum.adapters.storage import unlinker
+from datoferum.adapters import unlinker
+from datoferum.adapters.parallel import each
 from datoferum.adapters.storage.base import Capabilities, ObjectStat
-from datoferum.adapters.storage.parallel import each
 from datoferum.errors import InvalidInput, StorageUnavailable
 
 READ_CHUNK = 1024 * 1024

@@ -61,8 +61,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from datoferum.adapters.parallel import each
 from datoferum.adapters.storage.base import Capabilities, ObjectStat
-from datoferum.adapters.storage.parallel import each
 from datoferum.errors import InvalidInput, PayloadTooLarge, StorageUnavailable
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Sequence
 from typing import IO
 
-from datoferum.adapters.storage.parallel import each
+from datoferum.adapters.parallel import each
 
 log = logging.getLogger(__name__)
 
