@@ -51,3 +51,12 @@ def test_paths_of_the_wrong_length_or_place_lead_nowhere() -> None:
     assert merkle.root_from_path(hashes[0], 0, 1, []) == hashes[0]
     with pytest.raises(ValueError, match="at least one leaf"):
         merkle.tree([])
+
+
+def test_a_stored_proof_is_the_canonical_json_of_the_proof() -> None:
+    from datoferum.domain.canonical import canonical_json
+    from datoferum.services.certificates import _proof_text
+
+    for hashes in ([], ["ab" * 32], ["cd" * 32, "ef" * 32]):
+        proof = {"index": 3, "size": 12, "path": hashes}
+        assert _proof_text(3, 12, hashes) == canonical_json(proof)
