@@ -343,12 +343,21 @@ def retry_dead_letter(server: LiveServer, webhook_id: str, delivery_id: str) -> 
 
 
 def _worker(server: LiveServer) -> subprocess.Popen[bytes]:
-    with (server.home.parent / "worker.log").open("ab") as log:
-        return subprocess.Popen(
+    """A ``datoferum worker`` beside the server, once it says it is running."""
+    path = server.home.parent / "worker.log"
+    with path.open("ab") as log:
+        worker = subprocess.Popen(
             [sys.executable, "-m", "datoferum", "worker", "--home", str(server.home),
              "--threads", "1"],
             env=server.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    wait_for(
+        lambda: worker.poll() is not None or b"Datoferum worker running" in path.read_bytes(),
+        timeout=60,
+        what="the worker to start",
+    )
+    assert worker.poll() is None, path.read_text()
+    return worker
 
 
 def test_restarts_and_parallel_processes_deliver_each_event_once(
