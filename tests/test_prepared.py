@@ -63,3 +63,21 @@ def test_run_many(catalog: Catalog) -> None:
     with catalog.reading() as conn:
         stored = conn.execute(select(Collection.created_at)).scalars().all()
     assert stored == [moment] * 5
+
+
+def test_run_many_converts_shared_and_distinct_values_alike(catalog: Catalog) -> None:
+    """Rows sharing one timestamp object reuse its conversion; every other value is converted
+    on its own, including an equal but distinct object after a different one."""
+    add = Prepared(insert(Collection))
+    shared = datetime(2026, 3, 4, 5, 6, 7, 890123)
+    other = datetime(2026, 3, 4, 5, 6, 7)
+    moments = [shared, shared, other, shared, datetime(2026, 3, 4, 5, 6, 7, 890123)]
+    rows = [
+        {"id": f"{n:032x}", "name": f"m{n}", "created_at": moment}
+        for n, moment in enumerate(moments)
+    ]
+    with catalog.writing() as conn:
+        add.run_many(conn, rows)
+    with catalog.reading() as conn:
+        stored = dict(conn.execute(select(Collection.name, Collection.created_at)).all())
+    assert [stored[f"m{n}"] for n in range(5)] == moments[:5]
