@@ -20,6 +20,7 @@ from datoferum.interfaces.http.routes import (
     purge,
     retention,
     signals,
+    stats,
     storage,
     webhooks,
 )
@@ -37,6 +38,7 @@ RESOURCE_MODULES = [
     erasure,
     links,
     storage,
+    stats,
 ]
 
 _DATA_PARAMS = [
