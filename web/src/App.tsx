@@ -1,5 +1,6 @@
 import { lazy, Suspense } from "react";
-import { Admin, CustomRoutes, Resource, defaultDarkTheme, defaultLightTheme } from "react-admin";
+import { Admin, CustomRoutes, Resource } from "react-admin";
+import { darkTheme, lightTheme } from "./theme";
 import { Route } from "react-router-dom";
 import DescriptionIcon from "@mui/icons-material/Description";
 import GavelIcon from "@mui/icons-material/Gavel";
@@ -46,8 +47,8 @@ export function App() {
       loginPage={LoginPage}
       layout={AppLayout}
       dashboard={DashboardPage}
-      theme={defaultLightTheme}
-      darkTheme={defaultDarkTheme}
+      theme={lightTheme}
+      darkTheme={darkTheme}
       requireAuth
       disableTelemetry
     >

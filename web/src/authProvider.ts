@@ -32,6 +32,8 @@ export const authProvider: AuthProvider = {
   async getIdentity() {
     const identity = session.identity();
     if (!identity) throw new Error("datoferum.login.required");
-    return { id: identity.subject, fullName: `${identity.name} (${identity.role})` };
+    // No fullName: the app bar then shows an icon button whose accessible name matches what
+    // it shows; the name and role are the first entry of its menu (layout.tsx).
+    return { id: identity.subject };
   },
 };

@@ -4,7 +4,12 @@ import UploadIcon from "@mui/icons-material/CloudUpload";
 import VerifiedIcon from "@mui/icons-material/VerifiedUser";
 import PersonOffIcon from "@mui/icons-material/PersonOff";
 import InsightsIcon from "@mui/icons-material/Insights";
-import { AppBar, Layout, LocalesMenuButton, Menu, TitlePortal, ToggleThemeButton, usePermissions } from "react-admin";
+import { MenuItem, ListItemText } from "@mui/material";
+import {
+  AppBar, Layout, LocalesMenuButton, Logout, Menu, TitlePortal, ToggleThemeButton, UserMenu,
+  usePermissions,
+} from "react-admin";
+import { session } from "./api";
 import type { Role } from "./api";
 import { can } from "./permissions";
 
@@ -33,9 +38,25 @@ function AppMenu() {
   );
 }
 
+function Who() {
+  const identity = session.identity();
+  if (!identity) return null;
+  return (
+    <MenuItem disabled>
+      <ListItemText primary={identity.name} secondary={identity.role} />
+    </MenuItem>
+  );
+}
+
 function Bar() {
   return (
     <AppBar
+      userMenu={
+        <UserMenu>
+          <Who />
+          <Logout />
+        </UserMenu>
+      }
       toolbar={
         <>
           <LocalesMenuButton />

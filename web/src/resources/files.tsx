@@ -22,8 +22,8 @@ import { LinksPanel } from "./links";
 export const FILE_STATES = ["receiving", "captured", "classified", "placing", "stored", "purging", "purged"];
 const stateChoices = FILE_STATES.map((state) => ({ id: state, name: state }));
 
-const fileFilters = [
-  <SearchInput key="q" source="q" alwaysOn placeholder="datoferum.files.search" />,
+const fileFilters = (translate: (key: string) => string) => [
+  <SearchInput key="q" source="q" alwaysOn placeholder={translate("datoferum.files.search")} />,
   <TextInput key="collection" source="collection" alwaysOn />,
   <SelectInput key="state" source="state" choices={stateChoices} />,
   <TextInput key="prefix" source="prefix" />,
@@ -43,10 +43,11 @@ function FileListActions() {
 }
 
 export function FileList() {
+  const translate = useTranslate();
   const small = useMediaQuery<Theme>((theme) => theme.breakpoints.down("sm"));
   const format = useFormat();
   return (
-    <List filters={fileFilters} sort={{ field: "id", order: "DESC" }} perPage={25} actions={<FileListActions />}>
+    <List filters={fileFilters(translate)} sort={{ field: "id", order: "DESC" }} perPage={25} actions={<FileListActions />}>
       {small ? (
         <SimpleList
           primaryText={(record) => `${record.collection}/${record.path}`}
@@ -134,7 +135,9 @@ function Versions() {
                   </div>
                 ))}
               </TableCell>
-              <TableCell sx={{ fontFamily: "monospace", wordBreak: "break-all" }}>{version.sha256}</TableCell>
+              <TableCell sx={{ fontFamily: "monospace" }} title={version.sha256}>
+                {version.sha256.slice(0, 12)}…
+              </TableCell>
             </TableRow>
           ))}
         </TableBody>
@@ -247,7 +250,7 @@ function FileBody() {
   if (!record) return null;
   const fileId = String(record.id);
   return (
-    <CardContent>
+    <CardContent sx={{ minWidth: 0, overflowWrap: "anywhere" }}>
       <Typography variant="h5" component="h1" sx={{ wordBreak: "break-all" }}>
         {String(record.collection)}/{String(record.path)}
       </Typography>
@@ -322,9 +325,14 @@ function FileBody() {
   );
 }
 
+function FileTitle() {
+  const record = useRecordContext();
+  return <span>{record ? String(record.path).split("/").pop() : ""}</span>;
+}
+
 export function FileShow() {
   return (
-    <Show>
+    <Show title={<FileTitle />} sx={{ minWidth: 0, "& .RaShow-main, & .RaShow-card": { minWidth: 0 } }}>
       <FileBody />
     </Show>
   );
