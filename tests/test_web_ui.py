@@ -10,6 +10,7 @@ which is missing (and in CI a skip fails the run, see conftest).
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -46,7 +47,10 @@ def built_ui() -> Path:
         if not (DIST / "index.html").is_file():
             pytest.skip("the web UI is not built and npm is missing: install Node.js 20+")
     else:
-        subprocess.run(["make", "-s", "web"], cwd=ROOT, check=True, timeout=900)
+        # Test workers may start together: one builds, the others wait for it.
+        with (WEB / ".build.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            subprocess.run(["make", "-s", "web"], cwd=ROOT, check=True, timeout=900)
     if not (DIST / "index.html").is_file():
         pytest.skip(f"the web UI is not built ({DIST} has no index.html): run `make web`")
     if not AXE.is_file():
