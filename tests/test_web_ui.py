@@ -211,6 +211,21 @@ def test_upload_find_timeline_hold_and_blocked_purge(page: Any, ui_server: LiveS
     assert record["state"] == "stored"
 
 
+def test_dashboard_follows_new_events(page: Any, ui_server: LiveServer) -> None:
+    sign_in(page)
+    page.get_by_test_id("live").wait_for()
+    listings: list[str] = []
+    page.on(
+        "request",
+        lambda request: listings.append(request.url) if "/api/v1/events?" in request.url else None,
+    )
+    with ui_server.client() as client:
+        client.put("/api/v1/data/ui-live/pushed.txt", content=b"pushed")
+    # It arrives through the event stream, not through a new listing of the events.
+    page.get_by_text("pushed.txt").first.wait_for(timeout=10_000)
+    assert listings == []
+
+
 def test_portuguese_and_dark_theme(page: Any) -> None:
     sign_in(page)
     page.get_by_role("button", name="English").click()

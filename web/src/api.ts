@@ -132,3 +132,58 @@ export async function download(collection: string, path: string, version?: numbe
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
+
+/**
+ * Follows /api/v1/events/stream (Server-Sent Events). EventSource cannot send an
+ * Authorization header, so the stream is read with fetch; after a break it reconnects with
+ * Last-Event-ID and misses nothing. Returns a function that stops it.
+ */
+export function followEvents(
+  onEvent: (event: Record<string, unknown>) => void,
+  onLive: (live: boolean) => void,
+): () => void {
+  const controller = new AbortController();
+  let lastId: string | null = null;
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  const frame = (text: string) => {
+    let id: string | null = null;
+    let data = "";
+    for (const line of text.split("\n")) {
+      if (line.startsWith("id: ")) id = line.slice(4);
+      else if (line.startsWith("data: ")) data += line.slice(6);
+    }
+    if (id) lastId = id;
+    if (data) onEvent(JSON.parse(data) as Record<string, unknown>);
+  };
+
+  const run = async () => {
+    while (!controller.signal.aborted) {
+      try {
+        const headers: Record<string, string> = { Accept: "text/event-stream", ...authHeaders() };
+        if (lastId) headers["Last-Event-ID"] = lastId;
+        const response = await fetch("/api/v1/events/stream", { headers, signal: controller.signal });
+        if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+        onLive(true);
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end: number;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            frame(buffer.slice(0, end));
+            buffer = buffer.slice(end + 2);
+          }
+        }
+      } catch {
+        /* reconnect below */
+      }
+      onLive(false);
+      if (!controller.signal.aborted) await pause(3000);
+    }
+  };
+  void run();
+  return () => controller.abort();
+}

@@ -1,6 +1,6 @@
 // The dashboard: totals by collection and by state, the queue, the newest events. It is loaded
 // on its own (React.lazy) because it carries the charting library.
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { Alert, Box, Card, CardContent, Chip, Stack, Typography, useTheme } from "@mui/material";
 import ReactEChartsCore from "echarts-for-react/lib/core";
 import * as echarts from "echarts/core";
@@ -9,7 +9,7 @@ import { AriaComponent, GridComponent, LegendComponent, TooltipComponent } from 
 import { SVGRenderer } from "echarts/renderers";
 import { Title, usePermissions, useTranslate } from "react-admin";
 import { Link } from "react-router-dom";
-import { api, type Role } from "./api";
+import { api, followEvents, type Role } from "./api";
 import { useFormat } from "./format";
 import { can } from "./permissions";
 
@@ -38,6 +38,7 @@ interface EventRow {
   actor: string;
   time: string;
   file_id: string | null;
+  details?: { path?: string };
 }
 
 const REFRESH_MS = 15_000;
@@ -64,25 +65,51 @@ export default function Dashboard() {
   const [queue, setQueue] = useState<Queue | null>(null);
   const [events, setEvents] = useState<EventRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [live, setLive] = useState(false);
+  // While the stream is live it brings the new events, so the polling skips that listing.
+  const liveRef = useRef(false);
 
-  const load = useCallback(() => {
+  const loadStats = useCallback(() => {
     api<Stats>("/api/v1/stats")
       .then(({ json }) => setStats(json))
       .catch((failure: Error) => setError(failure.message));
+  }, []);
+
+  const load = useCallback(() => {
+    loadStats();
     if (can(permissions, "jobs:read")) {
       api<Queue>("/api/v1/queue").then(({ json }) => setQueue(json)).catch(() => setQueue(null));
     }
-    if (can(permissions, "events:read")) {
+    if (can(permissions, "events:read") && !liveRef.current) {
       const query = new URLSearchParams({ sort: '["seq","DESC"]', range: "[0,9]", filter: "{}" });
       api<{ items: EventRow[] }>(`/api/v1/events?${query}`).then(({ json }) => setEvents(json.items)).catch(() => setEvents(null));
     }
-  }, [permissions]);
+  }, [permissions, loadStats]);
 
   useEffect(() => {
     load();
     const timer = window.setInterval(load, REFRESH_MS);
     return () => window.clearInterval(timer);
   }, [load]);
+
+  // New events arrive as they happen; the totals follow a second later (one request for a
+  // burst of uploads, not one each).
+  useEffect(() => {
+    if (!can(permissions, "events:read")) return undefined;
+    let pending: number | undefined;
+    const stop = followEvents((event) => {
+      setEvents((shown) => [event as unknown as EventRow, ...(shown ?? [])].slice(0, 10));
+      window.clearTimeout(pending);
+      pending = window.setTimeout(loadStats, 1000);
+    }, (now) => {
+      liveRef.current = now;
+      setLive(now);
+    });
+    return () => {
+      stop();
+      window.clearTimeout(pending);
+    };
+  }, [permissions, loadStats]);
 
   const text = theme.palette.text.primary;
   const byCollection = {
@@ -114,9 +141,12 @@ export default function Dashboard() {
   return (
     <Box sx={{ mt: 2 }}>
       <Title title={translate("datoferum.dashboard.title")} />
-      <Typography variant="h5" component="h1" sx={{ mb: 2 }}>
-        {translate("datoferum.dashboard.title")}
-      </Typography>
+      <Stack direction="row" sx={{ mb: 2, gap: 2, alignItems: "center" }}>
+        <Typography variant="h5" component="h1">
+          {translate("datoferum.dashboard.title")}
+        </Typography>
+        {live && <Chip size="small" color="success" label={translate("datoferum.dashboard.live")} data-testid="live" />}
+      </Stack>
       {error && <Alert severity="error">{error}</Alert>}
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2 }}>
         <Panel title={translate("datoferum.dashboard.total_files")}>
@@ -156,6 +186,7 @@ export default function Dashboard() {
                 <Box component="li" key={event.id} sx={{ py: 0.5, borderBottom: 1, borderColor: "divider" }}>
                   <Typography variant="body2">
                     {format.date(event.time)} · <strong>{event.type}</strong> · {event.actor}
+                    {event.details?.path ? ` · ${event.details.path}` : ""}
                     {event.file_id && (
                       <>
                         {" · "}

@@ -7,8 +7,9 @@ const UNITS = ["byte", "kilobyte", "megabyte", "gigabyte", "terabyte", "petabyte
 export function formatBytes(value: number, locale: string): string {
   let unit = 0;
   let amount = value;
-  while (amount >= 1024 && unit < UNITS.length - 1) {
-    amount /= 1024;
+  // Decimal multiples, so the unit Intl prints (kB, MB: powers of 1000) is the one computed.
+  while (amount >= 1000 && unit < UNITS.length - 1) {
+    amount /= 1000;
     unit += 1;
   }
   return new Intl.NumberFormat(locale, {

@@ -13,7 +13,7 @@ const jobFilters = [
   <TextInput key="kind" source="kind" alwaysOn />,
 ];
 
-function Progress() {
+function Progress(_props: { label?: string }) {
   const record = useRecordContext();
   const format = useFormat();
   if (!record) return null;
@@ -63,7 +63,7 @@ export function JobList() {
         <Datagrid bulkActionButtons={false} rowClick={false}>
           <TextField source="kind" />
           <StateChip source="state" />
-          <Progress />
+          <Progress label="resources.jobs.fields.progress" />
           <NumberField source="attempts" />
           <DateText source="created_at" />
           <DateText source="finished_at" />

@@ -22,6 +22,7 @@ from datoferum.interfaces.http.routes import (
     signals,
     stats,
     storage,
+    stream,
     webhooks,
 )
 
@@ -39,6 +40,7 @@ RESOURCE_MODULES = [
     links,
     storage,
     stats,
+    stream,
 ]
 
 _DATA_PARAMS = [
