@@ -91,6 +91,14 @@ def open_page(browser: Any, server: LiveServer, **options: Any) -> tuple[Any, An
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+
+    # Nothing may come from elsewhere (fonts, scripts, CDNs): such a request is refused and
+    # reported. data: and blob: URLs are the page's own.
+    def outside(route: Any) -> None:
+        errors.append(f"request outside the server: {route.request.url}")
+        route.abort()
+
+    context.route(lambda url: not url.startswith((server.url, "data:", "blob:")), outside)
     return context, opened, errors
 
 
@@ -224,6 +232,24 @@ def test_dashboard_follows_new_events(page: Any, ui_server: LiveServer) -> None:
     # It arrives through the event stream, not through a new listing of the events.
     page.get_by_text("pushed.txt").first.wait_for(timeout=10_000)
     assert listings == []
+
+
+def test_audit_chain_and_a_certificate_checked_in_the_browser(
+    page: Any, ui_server: LiveServer
+) -> None:
+    with ui_server.client() as client:
+        file_id = client.put("/api/v1/data/ui-audit/gone.txt", content=b"bye").json()["id"]
+        purged = client.post(f"/api/v1/files/{file_id}/purge", json={"reason": "test"})
+        assert purged.status_code == 200, purged.text
+        certificate_id = purged.json()["items"][0]["certificate_id"]
+    sign_in(page)
+    page.get_by_role("menuitem", name="Audit").click()
+    page.get_by_role("button", name="Verify the chain").click()
+    assert "The chain is intact" in page.get_by_test_id("verify-result").inner_text()
+    page.fill("#certificate-id", certificate_id)
+    page.get_by_role("button", name="Fetch").click()
+    page.get_by_text("The signature is valid for key ed25519:").wait_for()
+    screenshots(page, "audit")
 
 
 def test_portuguese_and_dark_theme(page: Any) -> None:

@@ -45,7 +45,9 @@ const REFRESH_MS = 15_000;
 
 function Panel({ title, children }: { title: string; children: React.ReactNode }) {
   return (
-    <Card sx={{ flex: "1 1 320px", minWidth: 0 }}>
+    // overflow hidden: a chart keeps its drawn width until it resizes, and must never widen
+    // the page on a phone meanwhile.
+    <Card sx={{ flex: "1 1 300px", minWidth: 0, overflow: "hidden" }}>
       <CardContent>
         <Typography variant="h6" component="h2" gutterBottom>
           {title}
@@ -139,7 +141,7 @@ export default function Dashboard() {
   };
 
   return (
-    <Box sx={{ mt: 2 }}>
+    <Box sx={{ mt: 2, minWidth: 0, overflowWrap: "anywhere" }}>
       <Title title={translate("datoferum.dashboard.title")} />
       <Stack direction="row" sx={{ mb: 2, gap: 2, alignItems: "center" }}>
         <Typography variant="h5" component="h1">
@@ -172,10 +174,10 @@ export default function Dashboard() {
       </Stack>
       <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2, mt: 2 }}>
         <Panel title={translate("datoferum.dashboard.by_collection")}>
-          <ReactEChartsCore echarts={echarts} option={byCollection} notMerge style={{ height: 280 }} opts={{ renderer: "svg" }} />
+          <ReactEChartsCore echarts={echarts} option={byCollection} notMerge style={{ height: 280, width: "100%" }} opts={{ renderer: "svg" }} />
         </Panel>
         <Panel title={translate("datoferum.dashboard.by_state")}>
-          <ReactEChartsCore echarts={echarts} option={byState} notMerge style={{ height: 280 }} opts={{ renderer: "svg" }} />
+          <ReactEChartsCore echarts={echarts} option={byState} notMerge style={{ height: 280, width: "100%" }} opts={{ renderer: "svg" }} />
         </Panel>
       </Stack>
       {events && (
