@@ -135,7 +135,10 @@ export default function Dashboard() {
         type: "pie",
         radius: ["40%", "70%"],
         label: { color: text },
-        data: (stats?.by_state ?? []).map((row) => ({ name: row.state, value: row.files })),
+        data: (stats?.by_state ?? []).map((row) => ({
+          name: translate(`datoferum.states.${row.state}`, { _: row.state ?? "" }),
+          value: row.files,
+        })),
       },
     ],
   };
@@ -163,7 +166,11 @@ export default function Dashboard() {
           <Panel title={translate("datoferum.dashboard.queue")}>
             <Stack direction="row" sx={{ flexWrap: "wrap", gap: 1 }}>
               {Object.entries(queue.jobs).map(([state, count]) => (
-                <Chip key={state} label={`${state}: ${format.number(count)}`} variant="outlined" />
+                <Chip
+                  key={state}
+                  label={`${translate(`datoferum.states.${state}`, { _: state })}: ${format.number(count)}`}
+                  variant="outlined"
+                />
               ))}
             </Stack>
             <Typography variant="body2" sx={{ mt: 1 }}>

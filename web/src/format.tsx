@@ -1,6 +1,6 @@
 // Dates, numbers and byte sizes in the reader's locale, through Intl.
 import { Chip } from "@mui/material";
-import { useLocaleState, useRecordContext } from "react-admin";
+import { useLocaleState, useRecordContext, useTranslate } from "react-admin";
 
 const UNITS = ["byte", "kilobyte", "megabyte", "gigabyte", "terabyte", "petabyte"] as const;
 
@@ -70,7 +70,15 @@ const STATE_COLORS: Record<string, "default" | "success" | "warning" | "error" |
 
 export function StateChip({ source = "state" }: { source?: string; label?: string; sortable?: boolean }) {
   const record = useRecordContext();
+  const translate = useTranslate();
   const value = record?.[source] as string | undefined;
   if (!value) return null;
-  return <Chip size="small" variant="outlined" color={STATE_COLORS[value] ?? "default"} label={value} />;
+  return (
+    <Chip
+      size="small"
+      variant="outlined"
+      color={STATE_COLORS[value] ?? "default"}
+      label={translate(`datoferum.states.${value}`, { _: value })}
+    />
+  );
 }

@@ -124,6 +124,12 @@ export const en = {
     },
     insights: { title: "Insights", soon: "Coming soon: costs, usage and anomalies from the files you carry." },
     theme: { light: "Light", dark: "Dark" },
+    states: {
+      receiving: "receiving", captured: "captured", classified: "classified", placing: "placing",
+      stored: "stored", held: "held", purging: "purging", purged: "purged", queued: "queued",
+      running: "running", succeeded: "succeeded", failed: "failed", cancelled: "cancelled",
+      active: "active", used: "used up", expired: "expired", revoked: "revoked",
+    },
   },
   resources: {
     files: {

@@ -126,6 +126,12 @@ export const pt: Messages = {
     },
     insights: { title: "Análises", soon: "Em breve: custos, uso e anomalias a partir dos arquivos que você transporta." },
     theme: { light: "Claro", dark: "Escuro" },
+    states: {
+      receiving: "recebendo", captured: "capturado", classified: "classificado", placing: "distribuindo",
+      stored: "armazenado", held: "retido", purging: "expurgando", purged: "expurgado", queued: "na fila",
+      running: "executando", succeeded: "concluída", failed: "falhou", cancelled: "cancelada",
+      active: "ativo", used: "esgotado", expired: "expirado", revoked: "revogado",
+    },
   },
   resources: {
     files: {

@@ -20,7 +20,7 @@ import { PurgePreview } from "./purge";
 import { LinksPanel } from "./links";
 
 export const FILE_STATES = ["receiving", "captured", "classified", "placing", "stored", "purging", "purged"];
-const stateChoices = FILE_STATES.map((state) => ({ id: state, name: state }));
+const stateChoices = FILE_STATES.map((state) => ({ id: state, name: `datoferum.states.${state}` }));
 
 const fileFilters = (translate: (key: string) => string) => [
   <SearchInput key="q" source="q" alwaysOn placeholder={translate("datoferum.files.search")} />,
@@ -51,7 +51,9 @@ export function FileList() {
       {small ? (
         <SimpleList
           primaryText={(record) => `${record.collection}/${record.path}`}
-          secondaryText={(record) => `v${record.version} · ${record.state} · ${format.bytes(record.size as number)}`}
+          secondaryText={(record) =>
+            `v${record.version} · ${translate(`datoferum.states.${record.state}`, { _: record.state })} · ${format.bytes(record.size as number)}`
+          }
           linkType="show"
         />
       ) : (
@@ -125,7 +127,7 @@ function Versions() {
           {versions.map((version) => (
             <TableRow key={version.version_id}>
               <TableCell>{version.version}</TableCell>
-              <TableCell>{version.state}</TableCell>
+              <TableCell>{translate(`datoferum.states.${version.state}`, { _: version.state })}</TableCell>
               <TableCell>{format.bytes(version.size)}</TableCell>
               <TableCell>{format.date(version.created_at)}</TableCell>
               <TableCell>

@@ -7,7 +7,10 @@ import { api, type Role } from "../api";
 import { DateText, StateChip, useFormat } from "../format";
 import { can } from "../permissions";
 
-const jobStates = ["queued", "running", "succeeded", "failed", "cancelled"].map((id) => ({ id, name: id }));
+const jobStates = ["queued", "running", "succeeded", "failed", "cancelled"].map((id) => ({
+  id,
+  name: `datoferum.states.${id}`,
+}));
 const jobFilters = [
   <SelectInput key="state" source="state" choices={jobStates} alwaysOn />,
   <TextInput key="kind" source="kind" alwaysOn />,

@@ -83,7 +83,7 @@ export function LinksPanel({ fileId, canManage }: { fileId: string; canManage: b
               {links.map((link) => (
                 <TableRow key={link.id}>
                   <TableCell>{link.version}</TableCell>
-                  <TableCell>{link.state}</TableCell>
+                  <TableCell>{translate(`datoferum.states.${link.state}`, { _: link.state })}</TableCell>
                   <TableCell>
                     {link.picks}/{link.max_picks}
                   </TableCell>
