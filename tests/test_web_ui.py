@@ -251,6 +251,17 @@ def test_audit_chain_and_a_certificate_checked_in_the_browser(
     page.get_by_text("The signature is valid for key ed25519:").wait_for()
     screenshots(page, "audit")
 
+    # A certificate changed on its way (here: its size) must fail the check in the browser.
+    def tamper(route: Any) -> None:
+        answer = route.fetch()
+        exported = answer.json()
+        exported["certificate"]["size"] += 1
+        route.fulfill(response=answer, json=exported)
+
+    page.route("**/api/v1/certificates/*", tamper)
+    page.get_by_role("button", name="Fetch").click()
+    page.get_by_text("The signature does not verify: bad signature").wait_for()
+
 
 def test_portuguese_and_dark_theme(page: Any) -> None:
     sign_in(page)
