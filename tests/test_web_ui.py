@@ -156,6 +156,27 @@ def test_sign_in_refuses_a_wrong_token(page: Any) -> None:
     assert "/login" in page.url
 
 
+def test_the_menu_follows_the_role(page: Any, ui_server: LiveServer) -> None:
+    with ui_server.client() as client:
+        made = client.post("/api/v1/tokens", json={"name": "ui producer", "role": "producer"})
+    page.goto("/")
+    page.fill("#token", made.json()["token"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Dashboard", level=1).wait_for()
+    menu = page.get_by_role("menuitem")
+    menu.filter(has_text="Upload").wait_for()
+    names = {text.strip() for text in menu.all_inner_texts()}
+    assert {"Dashboard", "Files", "Upload", "Insights"} <= names, names
+    assert not names & {"Holds", "Jobs", "Events", "Audit", "Policies", "Webhooks", "Erasure"}
+    # A producer may not verify the chain: the server's reason is shown (403), and the tab
+    # stays signed in (only a 401 signs out).
+    page.goto("/audit")
+    page.get_by_role("button", name="Verify the chain").click()
+    page.get_by_role("alert").filter(has_text="the producer role may not").wait_for()
+    assert "/login" not in page.url
+    assert page.evaluate("sessionStorage.getItem('datoferum.token')")
+
+
 def test_upload_find_timeline_hold_and_blocked_purge(page: Any, ui_server: LiveServer) -> None:
     sign_in(page)
     assert page.evaluate("sessionStorage.getItem('datoferum.token')") == ADMIN_TOKEN
