@@ -284,6 +284,26 @@ def test_audit_chain_and_a_certificate_checked_in_the_browser(
     page.get_by_text("The signature does not verify: bad signature").wait_for()
 
 
+def test_policy_editor_shows_the_servers_problems_then_a_dry_run(page: Any) -> None:
+    sign_in(page)
+    page.goto("/policies/create")
+    broken = (
+        "policies:\n  - name: ui-tier\n    resource: file\n    mode: {type: manual}\n"
+        "    filters:\n      - colection: ui-journey\n    actions:\n      - tag: {tier: ui}\n"
+    )
+    page.fill("#policy-yaml", broken)
+    page.get_by_role("button", name="Validate and apply").click()
+    problems = page.get_by_role("alert").filter(has_text="The document has problems")
+    problems.wait_for()
+    assert "line 6" in problems.inner_text() and "colection" in problems.inner_text()
+
+    page.fill("#policy-yaml", broken.replace("colection", "collection"))
+    page.get_by_role("button", name="Validate and apply").click()
+    page.get_by_role("heading", name="ui-tier · v1", level=1).wait_for()
+    page.get_by_role("button", name="Dry run").click()
+    page.get_by_text("file(s) match").wait_for()
+
+
 def test_portuguese_and_dark_theme(page: Any) -> None:
     sign_in(page)
     page.get_by_role("button", name="English").click()
