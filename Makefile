@@ -25,7 +25,7 @@ WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite
 
 web:  ## Build the web UI into web/dist if it is missing or older than its sources
 	@if command -v npm >/dev/null 2>&1; then \
-		$(MAKE) --no-print-directory web/dist/index.html; \
+		$(MAKE) -s --no-print-directory web/dist/index.html; \
 	else \
 		echo "web UI not built: install Node.js 20+ and npm, then run 'make web' (the server and API work without it)"; \
 	fi
