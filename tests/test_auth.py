@@ -71,6 +71,10 @@ ENDPOINTS = [
     Endpoint("cancel-job", "POST", "/api/v1/jobs/" + "0" * 32 + "/cancel",
              "/api/v1/jobs/{job_id}/cancel", frozenset({"admin"}), 404),
     Endpoint("queue", "GET", "/api/v1/queue", "/api/v1/queue", READERS, 200),
+    Endpoint("stats", "GET", "/api/v1/stats", "/api/v1/stats", EVERYONE, 200),
+    # A permitted caller would get an endless stream; a bad ``after`` ends it at a 400.
+    Endpoint("event-stream", "GET", "/api/v1/events/stream?after=soon", "/api/v1/events/stream",
+             frozenset({"admin", "auditor"}), 400),
     Endpoint("list-webhooks", "GET", "/api/v1/webhooks", "/api/v1/webhooks",
              frozenset({"admin"}), 200),
     Endpoint("create-webhook", "POST", "/api/v1/webhooks", "/api/v1/webhooks",

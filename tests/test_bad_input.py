@@ -776,7 +776,8 @@ def test_download_of_a_missing_file_is_404(server: LiveServer, collection: str) 
         assert client.head(f"/api/v1/data/{collection}/nothing/here.txt").status_code == 404
 
 
-@pytest.mark.parametrize("target", ["/api/v1/nope", "/api/v2/files", "/", "/api/v1/files/a/b/c"])
+# "/" is the web UI's page when it is built (tests/test_web_serving.py).
+@pytest.mark.parametrize("target", ["/api/v1/nope", "/api/v2/files", "/api", "/api/v1/files/a/b/c"])
 def test_unknown_route_is_a_404_problem(server: LiveServer, target: str) -> None:
     answer = raw(server, "GET", target)
     problem = problem_of(answer, 404, "not-found", "/openapi.json")

@@ -149,11 +149,16 @@ class Settings(BaseSettings):
         description="Metadata key that names a file's data subject (`X-Meta-Subject`); erasure "
         "requests match on it unless they name another key.",
     )
+    web_root: Path | None = Field(
+        default=None,
+        description="Directory of the built web UI (`index.html` and `assets/`), served at `/`; "
+        "default `web/dist` of the source checkout.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )
 
-    @field_validator("home", "storage_root", "policy_dir", "storage_config")
+    @field_validator("home", "storage_root", "policy_dir", "storage_config", "web_root")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().absolute() if value is not None else None
@@ -185,6 +190,11 @@ class Settings(BaseSettings):
             return self.storage_config
         found = self.home / "storage.yaml"
         return found if found.is_file() else None
+
+    @property
+    def web_directory(self) -> Path:
+        """Where the built web UI is read from."""
+        return self.web_root or Path(__file__).resolve().parents[2] / "web" / "dist"
 
     @property
     def admin_token_file(self) -> Path:

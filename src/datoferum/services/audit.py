@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
 from datoferum.services.files import get_file
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.schema import ChainHead
 from datoferum.spine.eventlog import EventRecord, Verification
 
 
@@ -15,6 +18,12 @@ class AuditService:
     def verify(self) -> Verification:
         with self.catalog.reading() as conn:
             return eventlog.verify(conn)
+
+    def head_seq(self) -> int:
+        """The sequence number of the newest event (0 for an empty log): one row, no scan."""
+        with self.catalog.reading() as conn:
+            seq = conn.execute(select(func.max(ChainHead.seq))).scalar()
+        return int(seq or 0)
 
     def events(
         self, *, after_seq: int = 0, limit: int = 1000, type_prefix: str | None = None

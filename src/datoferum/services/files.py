@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from datoferum.domain.ids import is_id
 from datoferum.domain.names import check_collection
@@ -24,6 +24,7 @@ from datoferum.domain.records import (
 )
 from datoferum.errors import InvalidInput, NotFound
 from datoferum.services.capture import path_hash
+from datoferum.services.listing import Column, Slice, Window, sql_window
 from datoferum.spine.catalog.schema import Collection, File, Replica, Version
 
 MAX_PAGE = 1000
@@ -144,13 +145,11 @@ def _with_versions(
     )  # fmt: skip
 
 
-def list_files(conn: Connection, query: FileQuery) -> Page:
-    """Files matching ``query`` in id (= capture) order, one page at a time."""
-    if not 1 <= query.limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+def _filtered(query: FileQuery, search: str | None = None) -> Select[*tuple[Any, ...]]:
+    """The listing's statement with every filter of ``query`` applied (not the cursor)."""
     if query.state is not None and query.state not in State.ALL:
         raise InvalidInput(f"unknown state {query.state!r}; states are: {', '.join(State.ALL)}")
-    statement = select(
+    statement: Select[*tuple[Any, ...]] = select(
         File.id, Collection.name, File.path, File.latest_version, File.state, File.size,
         File.sha256, File.created_at, File.updated_at,
     ).join(Collection, Collection.id == File.collection_id)  # fmt: skip
@@ -169,9 +168,41 @@ def list_files(conn: Connection, query: FileQuery) -> Page:
             statement = statement.where(column >= after)
         if before is not None:
             statement = statement.where(column < before)
+    if search:
+        statement = statement.where(File.path.contains(search, autoescape=True))
+    return statement
+
+
+def list_files(conn: Connection, query: FileQuery) -> Page:
+    """Files matching ``query`` in id (= capture) order, one page at a time."""
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    statement = _filtered(query)
     if query.cursor is not None:
         statement = statement.where(File.id > decode_cursor(query.cursor))
     rows = conn.execute(statement.order_by(File.id).limit(query.limit + 1)).all()
     items = [FileSummary(*row) for row in rows[: query.limit]]
     more = len(rows) > query.limit
     return Page(items, encode_cursor(items[-1].id) if more else None)
+
+
+#: Fields a window of files may be sorted by, and the columns behind them.
+FILE_SORTS: dict[str, Column] = {
+    "id": File.id,
+    "collection": Collection.name,
+    "path": File.path,
+    "version": File.latest_version,
+    "state": File.state,
+    "size": File.size,
+    "created_at": File.created_at,
+    "updated_at": File.updated_at,
+}
+
+
+def window_files(conn: Connection, query: FileQuery, window: Window, search: str | None) -> Slice:
+    """A sorted window of the files matching ``query`` whose path contains ``search``.
+
+    The search is a substring match, which no index serves; the count stops at ``COUNT_CAP``
+    so a search over a large catalog costs at most that many rows."""
+    found = sql_window(conn, _filtered(query, search), FILE_SORTS, window, File.id)
+    return Slice([FileSummary(*row) for row in found.items], found.total, found.capped)

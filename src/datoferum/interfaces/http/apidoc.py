@@ -67,3 +67,13 @@ def operation(
 
 
 OBJECT = {"type": "object"}
+
+
+def window(sorts: str, filters: str) -> list[dict[str, Any]]:
+    """The positional window parameters a listing accepts besides its own pagination; any of
+    them makes the answer a window with a ``Content-Range`` header."""
+    return [
+        query("sort", f'JSON pair, e.g. ["created_at","DESC"]; fields: {sorts}.'),
+        query("range", "JSON pair of item positions, e.g. [0,24] (at most 1000 items)."),
+        query("filter", f"JSON object; fields: {filters}."),
+    ]

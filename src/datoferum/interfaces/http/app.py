@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from datoferum.config import Settings
 from datoferum.errors import DatoferumError
-from datoferum.interfaces.http import openapi, problems
+from datoferum.interfaces.http import openapi, problems, webui
 from datoferum.interfaces.http.context import RequestIdMiddleware
 from datoferum.interfaces.http.routes import audit, data, files, health, tokens
 from datoferum.interfaces.http.routing import route
@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await run_in_threadpool(build_services, settings)
         await run_in_threadpool(migrate.upgrade, services.catalog)
         app.state.services = services
+        missing = webui.describe(settings.web_directory)
+        if missing:
+            log.info(missing)
         settle_heap()
         background = services.background(settings.job_threads)
         background.start()
@@ -72,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await run_in_threadpool(background.stop)
             services.close()
 
-    return Starlette(
+    app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={
@@ -82,3 +85,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         },
         lifespan=lifespan,
     )
+    # Only what no route matches reaches the web UI, so it never shadows the API.
+    app.router.default = webui.WebUI(settings.web_directory)
+    return app

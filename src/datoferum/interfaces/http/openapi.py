@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from datoferum import __version__
-from datoferum.interfaces.http.apidoc import ERRORS, PROBLEM, json_body, path, query, ref
+from datoferum.interfaces.http.apidoc import ERRORS, PROBLEM, json_body, path, query, ref, window
 from datoferum.interfaces.http.routes import (
     certificates,
     erasure,
@@ -20,7 +20,9 @@ from datoferum.interfaces.http.routes import (
     purge,
     retention,
     signals,
+    stats,
     storage,
+    stream,
     webhooks,
 )
 
@@ -37,6 +39,8 @@ RESOURCE_MODULES = [
     erasure,
     links,
     storage,
+    stats,
+    stream,
 ]
 
 _DATA_PARAMS = [
@@ -174,6 +178,10 @@ def document() -> dict[str, Any]:
                         query("updated_before", "ISO 8601; newest version before."),
                         query("limit", "Page size (1-1000, default 100).", {"type": "integer"}),
                         query("cursor", "The next_cursor of the previous page."),
+                        *window(
+                            "id, collection, path, version, state, size, created_at, updated_at",
+                            "collection, prefix, state, q (part of the path)",
+                        ),
                     ],
                     "responses": {"200": json_body(ref("FilePage"), "A page of files"), **ERRORS},
                 }
@@ -198,6 +206,7 @@ def document() -> dict[str, Any]:
                     "parameters": [
                         *_PAGING,
                         query("type", "Only types starting with this, e.g. 'file.'."),
+                        *window("seq (id is an alias)", "type (prefix), file_id, actor"),
                     ],
                     "responses": {"200": json_body(ref("EventPage"), "Events"), **ERRORS},
                 }

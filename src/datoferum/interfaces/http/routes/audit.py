@@ -12,6 +12,9 @@ from datoferum.domain.roles import Permission
 from datoferum.interfaces.http.context import services_of
 from datoferum.interfaces.http.params import int_param
 from datoferum.interfaces.http.security import authorize
+from datoferum.interfaces.http.windows import window_of, window_response
+from datoferum.services import browse
+from datoferum.services.listing import Slice
 from datoferum.spine.eventlog import EventRecord
 
 MAX_EVENTS = 10_000
@@ -46,6 +49,21 @@ async def file_events(request: Request) -> Response:
 
 async def events(request: Request) -> Response:
     await authorize(request, Permission.READ_EVENTS)
+    window = window_of(
+        request,
+        sortable=list(browse.EVENT_SORTS),
+        filterable=browse.EVENT_FILTERS,
+        default_sort=("seq", True),
+    )
+    if window is not None:
+        asked = window
+        catalog = services_of(request).catalog
+
+        def run() -> Slice:
+            with catalog.reading() as conn:
+                return browse.window_events(conn, asked)
+
+        return window_response("events", window, await run_in_threadpool(run), EventRecord.as_dict)
     after, limit = _window(request)
     found = await run_in_threadpool(
         services_of(request).audit.events,

@@ -8,16 +8,48 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from datoferum.domain.records import FileSummary
 from datoferum.domain.roles import Permission
 from datoferum.interfaces.http.context import services_of
 from datoferum.interfaces.http.params import int_param, time_param
 from datoferum.interfaces.http.security import authorize
+from datoferum.interfaces.http.windows import window_of, window_response
 from datoferum.services import files
 from datoferum.services.files import FileQuery
+from datoferum.services.listing import Slice, Window, text_filter
+
+FILE_FILTERS = ("collection", "prefix", "state", "q")
+
+
+async def _file_window(request: Request, window: Window) -> Response:
+    """``/api/v1/files`` asked as a window: filters collection, prefix, state and ``q`` (part
+    of the path), any field of ``FILE_SORTS``."""
+    query = FileQuery(
+        collection=text_filter(window, "collection"),
+        prefix=text_filter(window, "prefix"),
+        state=text_filter(window, "state"),
+    )
+    search = text_filter(window, "q")
+    catalog = services_of(request).catalog
+
+    def run() -> Slice:
+        with catalog.reading() as conn:
+            return files.window_files(conn, query, window, search)
+
+    found = await run_in_threadpool(run)
+    return window_response("files", window, found, FileSummary.as_dict)
 
 
 async def list_files(request: Request) -> Response:
     await authorize(request, Permission.READ_CATALOG)
+    window = window_of(
+        request,
+        sortable=list(files.FILE_SORTS),
+        filterable=FILE_FILTERS,
+        default_sort=("id", True),
+    )
+    if window is not None:
+        return await _file_window(request, window)
     params = request.query_params
     query = FileQuery(
         collection=params.get("collection"),

@@ -13,6 +13,7 @@ from datoferum.interfaces.http.context import request_id, services_of
 from datoferum.interfaces.http.params import json_object
 from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.http.security import authorize
+from datoferum.interfaces.http.windows import records_response, window_of
 
 
 async def place(request: Request) -> Response:
@@ -35,6 +36,16 @@ async def place(request: Request) -> Response:
 
 async def list_holds(request: Request) -> Response:
     await authorize(request, Permission.READ_LIFECYCLE)
+    window = window_of(
+        request,
+        sortable=("id", "created_at", "released_at", "scope", "target", "owner", "created_by"),
+        filterable=("scope", "target", "active", "owner", "q"),
+        default_sort=("created_at", True),
+    )
+    if window is not None:
+        holds = services_of(request).holds
+        found = await run_in_threadpool(lambda: holds.all(active_only=False))
+        return records_response("holds", window, [hold.as_dict() for hold in found])
     everything = request.query_params.get("all") in ("1", "true")
     found = await run_in_threadpool(
         lambda: services_of(request).holds.all(active_only=not everything)
@@ -75,7 +86,13 @@ PATHS = {
         "get": apidoc.operation(
             "Active holds (all=true: released ones too)",
             {"200": apidoc.json_body(apidoc.OBJECT, "Holds")},
-            parameters=[apidoc.query("all", "Also list released holds.")],
+            parameters=[
+                apidoc.query("all", "Also list released holds."),
+                *apidoc.window(
+                    "id, created_at, released_at, scope, target, owner, created_by",
+                    "scope, target, active, owner, q (text in any field); released holds included",
+                ),
+            ],
         ),
         "post": apidoc.operation(
             "Place a legal hold on a file, a collection or a saved query",

@@ -14,12 +14,31 @@ from datoferum.interfaces.http import apidoc
 from datoferum.interfaces.http.context import services_of
 from datoferum.interfaces.http.params import int_param
 from datoferum.interfaces.http.security import authorize
+from datoferum.interfaces.http.windows import window_of, window_response
+from datoferum.services import browse
+from datoferum.services.listing import Slice
 from datoferum.spine import jobs
+from datoferum.spine.jobs import JobRecord
 
 
 async def list_jobs(request: Request) -> Response:
     await authorize(request, Permission.READ_JOBS)
     catalog = services_of(request).catalog
+    window = window_of(
+        request,
+        sortable=list(browse.JOB_SORTS),
+        filterable=browse.JOB_FILTERS,
+        default_sort=("created_at", True),
+    )
+    if window is not None:
+        asked = window
+
+        def run_window() -> Slice:
+            with catalog.reading() as conn:
+                return browse.window_jobs(conn, asked)
+
+        found = await run_in_threadpool(run_window)
+        return window_response("jobs", window, found, JobRecord.as_dict)
     state, kind = request.query_params.get("state"), request.query_params.get("kind")
     limit = int_param(request, "limit", 100, low=1, high=1000)
 
@@ -74,6 +93,7 @@ PATHS = {
                 apidoc.query("state", "queued, running, succeeded, failed or cancelled."),
                 apidoc.query("kind", "Only jobs of this kind."),
                 apidoc.query("limit", "Page size (1-1000).", {"type": "integer"}),
+                *apidoc.window(", ".join(browse.JOB_SORTS), ", ".join(browse.JOB_FILTERS)),
             ],
         )
     },

@@ -16,6 +16,7 @@ from datoferum.interfaces.http.context import services_of
 from datoferum.interfaces.http.params import body_bytes, json_object
 from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.http.security import authorize
+from datoferum.interfaces.http.windows import records_response, window_of
 from datoferum.services.policies import check_filters
 from datoferum.spine import jobs
 from datoferum.spine.jobs import NewJob
@@ -44,7 +45,17 @@ async def apply(request: Request) -> Response:
 
 async def list_policies(request: Request) -> Response:
     await authorize(request, Permission.READ_LIFECYCLE)
+    window = window_of(
+        request,
+        sortable=("id", "name", "version", "created_at", "created_by"),
+        filterable=("name", "q"),
+        default_sort=("name", False),
+    )
     found = await run_in_threadpool(services_of(request).policies.active)
+    if window is not None:
+        # A policy is named by its name; admin front ends key records by ``id``.
+        records = [{"id": stored.policy.name, **stored.as_dict()} for stored in found]
+        return records_response("policies", window, records)
     return JSONResponse({"items": [stored.as_dict() for stored in found]})
 
 
@@ -122,7 +133,13 @@ PATHS = {
         )
     },
     "/api/v1/policies": {
-        "get": apidoc.operation("The newest version of every active policy", {"200": _LIST}),
+        "get": apidoc.operation(
+            "The newest version of every active policy",
+            {"200": _LIST},
+            parameters=apidoc.window(
+                "id (the name), name, version, created_at, created_by", "name, q"
+            ),
+        ),
         "post": apidoc.operation(
             "Apply a policy document (YAML); unchanged policies keep their version",
             {"200": _LIST},

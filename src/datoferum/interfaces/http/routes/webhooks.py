@@ -15,6 +15,7 @@ from datoferum.interfaces.http.context import services_of
 from datoferum.interfaces.http.params import int_param, json_object
 from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.http.security import authorize
+from datoferum.interfaces.http.windows import records_response, window_of
 
 
 async def create_webhook(request: Request) -> Response:
@@ -34,7 +35,15 @@ async def create_webhook(request: Request) -> Response:
 
 async def list_webhooks(request: Request) -> Response:
     await authorize(request, Permission.MANAGE_WEBHOOKS)
+    window = window_of(
+        request,
+        sortable=("id", "url", "created_at", "collection", "active"),
+        filterable=("active", "collection", "q"),
+        default_sort=("created_at", True),
+    )
     found = await run_in_threadpool(services_of(request).webhooks.list_subscriptions)
+    if window is not None:
+        return records_response("webhooks", window, [item.as_dict() for item in found])
     return JSONResponse({"items": [subscription.as_dict() for subscription in found]})
 
 
@@ -135,6 +144,9 @@ PATHS = {
         "get": apidoc.operation(
             "Webhook subscriptions (secrets appear only as a hint)",
             {"200": apidoc.json_body(_items(_SUBSCRIPTION), "Subscriptions")},
+            parameters=apidoc.window(
+                "id, url, created_at, collection, active", "active, collection, q"
+            ),
         ),
         "post": apidoc.operation(
             "Subscribe a URL to lifecycle events; the signing secret is shown once",
