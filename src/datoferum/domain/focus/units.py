@@ -80,6 +80,12 @@ def _rewrite(unit: str) -> str:
         return _TIME_WORDS[match.group(1).lower()]
     if unit.lower() in _TIME_WORDS:
         return _TIME_WORDS[unit.lower()]
+    # A bare count ("100000000" in Azure exports) → "100000000 Units".
+    if unit.isdigit():
+        return f"{unit} Units"
+    # "1 GB/Month" → "GB/Month": a block of one is the unit itself.
+    if unit.startswith("1 ") and is_unit_format(unit[2:]):
+        return unit[2:]
     # "Gigabyte Per Hour" → "Gigabyte/Hour".
     match = re.fullmatch(r"(.+?) [Pp]er ([A-Za-z]+)", unit)
     if match and match.group(2).lower() in _TIME_WORDS:

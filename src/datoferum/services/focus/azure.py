@@ -50,6 +50,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "part_number": ("partnumber",),
     "product_id": ("productid",),
     "invoice_id": ("invoiceid",),
+    "plan": ("planname",),
 }
 
 _CHARGE_TYPES = {
@@ -190,6 +191,7 @@ class AzureConnector:
         reservation = name("reservation_id")
         pricing_model = v.text(get("pricing_model")) or ""
         savings_plan = pricing_model == "SavingsPlan"
+        reservation_like = savings_plan or pricing_model == "Reservation"
         discount = ("Savings Plan", "Spend") if savings_plan else ("Reservation", "Usage")
         publisher = name("publisher")
         tags_text = v.text(get("tags"))
@@ -210,10 +212,14 @@ class AzureConnector:
             "ChargePeriodEnd": v.next_day(day) if day else None,
             "ChargeCategory": category,
             "ChargeClass": None,
-            "ChargeDescription": name("meter_name") or name("product"),
+            "ChargeDescription": name("meter_name")
+            or name("product")
+            or name("plan")
+            or charge_type,
             "ChargeFrequency": frequency,
             "BilledCost": billed,
-            "EffectiveCost": billed,
+            # A reservation or savings plan bought is spread over the usage it covers.
+            "EffectiveCost": 0.0 if category == "Purchase" and reservation_like else billed,
             "ListCost": _times(list_price, quantity, billed),
             "ContractedCost": _times(unit_price, quantity, billed),
             "ListUnitPrice": list_price if priced else None,

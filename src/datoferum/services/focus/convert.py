@@ -221,7 +221,11 @@ class _writer:
         import pyarrow.compute as pc
 
         arrays = [
-            pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+            # Seconds first: Arrow's %S prints the fraction of finer units, FOCUS wants none.
+            pc.strftime(
+                pc.cast(column, pa.timestamp("s", tz="UTC"), safe=False),
+                format="%Y-%m-%dT%H:%M:%SZ",
+            )
             if pa.types.is_timestamp(column.type)
             else column
             for column in batch.columns

@@ -177,6 +177,10 @@ def _records(path: Path) -> Iterator[tuple[int, Any]]:
                 except json.JSONDecodeError as error:
                     if not done and len(buffer) - position < MAX_RECORD_BYTES:
                         break  # possibly an incomplete record: read more
+                    if done and error.pos >= len(buffer.rstrip()):
+                        raise BillingFileError(
+                            f"{path}: record {number + 1}: truncated JSON"
+                        ) from None
                     raise BillingFileError(
                         f"{path}: record {number + 1}: malformed JSON: {error.msg}"
                     ) from None
