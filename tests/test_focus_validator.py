@@ -111,18 +111,19 @@ def test_validator_passes(case: str, tmp_path: Path, focus_validator: Validator)
     assert unexplained(verdict) == {}, f"{case}: {verdict}"
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_validator_passes_on_all_samples_in_one_file(
-    tmp_path: Path, focus_validator: Validator
+    suffix: str, tmp_path: Path, focus_validator: Validator
 ) -> None:
-    """One lake file from four providers: the ServiceName/ServiceCategory rules hold across
-    sources too."""
+    """One lake file from four providers, as Parquet and as CSV: the ServiceName and
+    ServiceCategory rules hold across sources too."""
     inputs = [
         write_text(tmp_path / "cur.csv", CUR_LEGACY),
         write_text(tmp_path / "azure.csv", AZURE),
         write_text(tmp_path / "gcp.csv", GCP),
         write_text(tmp_path / "focus.csv", FOCUS_10),
     ]
-    output = tmp_path / "all.parquet"
+    output = (tmp_path / "all").with_suffix(suffix)
     convert(inputs, output)
     verdict = focus_validator.validate(output)
     assert unexplained(verdict) == {}, str(verdict)
