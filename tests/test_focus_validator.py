@@ -148,3 +148,33 @@ def test_validator_fails_a_broken_file(tmp_path: Path, focus_validator: Validato
     problems = unexplained(focus_validator.validate(tmp_path / "broken.parquet"))
     assert "BilledCost-C-003-M" in problems
     assert "CostAndUsage-D-028-M" in problems
+
+
+def test_schema_matches_the_validators_model(focus_validator: Validator) -> None:
+    """The columns and subcategories in ``domain/focus`` are the ones the validator's FOCUS
+    1.2 model knows: none missing, none invented."""
+    import json
+
+    from datoferum.domain.focus import COLUMNS, SUBCATEGORIES
+
+    (model_path,) = (focus_validator.scratch / "focus_validator" / "rules").glob("model-1.2*.json")
+    rules = json.loads(model_path.read_text())["ModelRules"]
+    columns = {rule["Reference"] for rule in rules.values() if rule.get("EntityType") == "Column"}
+    assert {column.name for column in COLUMNS} == columns
+
+    pairs: list[tuple[str, str]] = []
+
+    def values(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("CheckFunction") == "CheckValue":
+                pairs.append((node["ColumnName"], node["Value"]))
+            for child in node.values():
+                values(child)
+        elif isinstance(node, list):
+            for child in node:
+                values(child)
+
+    values(rules["ServiceSubcategory-C-004-M"]["ValidationCriteria"]["Requirement"])
+    it = iter(pairs)
+    model = {sub: category for (_, sub), (_, category) in zip(it, it, strict=True)}
+    assert model == SUBCATEGORIES

@@ -222,7 +222,7 @@ class CurConnector:
             "InvoiceId": v.text(get("bill_invoice_id")),
             "InvoiceIssuerName": v.text(get("bill_invoicing_entity")) or "AWS",
             "ProviderName": "AWS",
-            "PublisherName": entity if entity != "AWS" else "AWS",
+            "PublisherName": entity,
             "BillingPeriodStart": v.instant(get("bill_billing_period_start_date")),
             "BillingPeriodEnd": v.instant(get("bill_billing_period_end_date")),
             "ChargePeriodStart": v.instant(get("line_item_usage_start_date")),
