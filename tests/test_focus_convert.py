@@ -361,3 +361,35 @@ def test_cli(tmp_path: Path) -> None:
     assert done.stderr.startswith(f"datoferum: error: {weird}: unknown format")
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "w.csv").exists()
+
+
+_PEAK = """
+import sys
+from pathlib import Path
+import pyarrow as pa
+from datoferum.services.focus import convert, converter, reading
+reading.BLOCK_BYTES = 256 * 1024
+converter.ROW_GROUP_ROWS = 2000
+convert([Path(sys.argv[1])], Path(sys.argv[2]))
+print(pa.default_memory_pool().max_memory())
+"""
+
+
+def test_memory_stays_flat_as_files_grow(tmp_path: Path) -> None:
+    """Arrow's peak memory for a file four times bigger stays about the same: rows stream in
+    blocks and leave in row groups, whatever the file size."""
+    header, rows = read_rows(write_text(tmp_path / "one.csv", CUR_LEGACY))
+    peaks = {}
+    for copies in (10_000, 40_000):
+        source = write_rows(tmp_path / f"cur{copies}.csv", header, rows[:3] * copies)
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK, str(source), str(tmp_path / "out.parquet")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks[source.stat().st_size] = int(done.stdout.strip())
+    (small, small_peak), (large, large_peak) = sorted(peaks.items())
+    assert large > 3 * small
+    assert large_peak < 1.5 * small_peak, peaks
+    assert large_peak < large / 2, peaks

@@ -4,6 +4,6 @@
 ``gcp``, ``focus``); ``rules`` holds every converted row to FOCUS 1.2.
 """
 
-from datoferum.services.focus.convert import ConversionReport, InputReport, convert
+from datoferum.services.focus.converter import ConversionReport, InputReport, convert
 
 __all__ = ["ConversionReport", "InputReport", "convert"]

@@ -33,6 +33,9 @@ from datoferum.services.focus.reading import Export, open_export
 from datoferum.services.focus.rules import ServiceCatalog, complete
 
 FORMATS = ("parquet", "csv")
+#: Rows gathered before a Parquet row group is written: big enough for engines to skip and
+#: scan efficiently, small enough to bound memory (a few tens of MB for a wide CUR).
+ROW_GROUP_ROWS = 65_536
 
 _ARROW_TYPES = {
     Kind.STRING: pa.string(),
@@ -201,6 +204,8 @@ class _writer:
             import pyarrow.parquet as pq
 
             self._target = pq.ParquetWriter(str(self.path), self.schema, compression="zstd")
+            self._pending: list[pa.RecordBatch] = []
+            self._pending_rows = 0
             return self._write_parquet
         import pyarrow.csv as pacsv
 
@@ -215,7 +220,16 @@ class _writer:
         return self._write_csv
 
     def _write_parquet(self, batch: pa.RecordBatch) -> None:
-        self._target.write_batch(batch)
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            table = pa.Table.from_batches(self._pending, schema=self.schema)
+            self._target.write_table(table, row_group_size=max(table.num_rows, 1))
+            self._pending, self._pending_rows = [], 0
 
     def _write_csv(self, batch: pa.RecordBatch) -> None:
         import pyarrow.compute as pc
@@ -232,5 +246,9 @@ class _writer:
         ]
         self._target.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._text_schema))
 
-    def __exit__(self, *exc: object) -> None:
-        self._target.close()
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if kind is None and self.kind == "parquet":
+                self._flush()
+        finally:
+            self._target.close()
