@@ -393,3 +393,14 @@ def test_memory_stays_flat_as_files_grow(tmp_path: Path) -> None:
     assert large > 3 * small
     assert large_peak < 1.5 * small_peak, peaks
     assert large_peak < large / 2, peaks
+
+
+def test_bom_and_crlf(tmp_path: Path) -> None:
+    """Exports saved by spreadsheet tools start with a byte-order mark and end lines in CRLF."""
+    source = tmp_path / "azure.csv"
+    source.write_bytes(b"\xef\xbb\xbf" + AZURE.replace("\n", "\r\n").encode())
+    report = convert([source], tmp_path / "out.parquet")
+    assert report.inputs[0].source == "azure"
+    first = rows_of(tmp_path / "out.parquet")[0]
+    assert first["BillingAccountId"] == "8611537"
+    assert first["SkuId"] == "DZH318Z0BQ4L"  # the last column, before the CR

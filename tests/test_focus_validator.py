@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from datoferum.services.focus import convert
+from focus_checker import Validator, Verdict
 from focus_samples import (
     AZURE,
     CUR_LEGACY,
@@ -28,7 +29,6 @@ from focus_samples import (
     repaired_test_cur,
     write_text,
 )
-from focus_validator import Validator, Verdict
 
 #: Rules focus-validator 2.2.1 gets wrong, with the reason; nothing else may fail.
 VALIDATOR_BUGS = {

@@ -121,6 +121,7 @@ def _package_dir(executable: Path) -> Path:
     out = subprocess.run(
         [
             str(python),
+            "-I",  # isolated: a focus_validator.py in the working directory must not shadow it
             "-c",
             "import focus_validator, os; print(os.path.dirname(focus_validator.__file__))",
         ],
@@ -194,5 +195,5 @@ def focus_validator(tmp_path_factory: pytest.TempPathFactory) -> Validator:
     return Validator(found, tmp_path_factory.mktemp("focus-validator"))
 
 
-if __name__ == "__main__":  # install by hand: python tests/focus_validator.py
+if __name__ == "__main__":  # install by hand: python tests/focus_checker.py
     print(install(), file=sys.stderr)
