@@ -253,6 +253,9 @@ def test_real_focus_sample(tmp_path: Path) -> None:
         by_name.setdefault(row["ServiceName"], set()).add(row["ServiceCategory"])
     assert all(len(categories) == 1 for categories in by_name.values())
     assert report.services_adjusted > 0  # the sample files one service under two categories
+    (credit,) = [r for r in rows if r["ChargeDescription"].startswith("AWS Open Source Promo")]
+    assert credit["ContractedUnitPrice"] is None  # -3.00 a unit in the file: dropped
+    assert credit["ContractedCost"] == -3.0  # the cost itself is kept
 
 
 # -- output and bad input ---------------------------------------------------------------------
@@ -306,6 +309,10 @@ def test_small_blocks_stream_and_keep_row_numbers(
         (
             CUR_LEGACY.replace(",USD,", ",US Dollars,", 1).encode(),
             "row 2: BillingCurrency 'US Dollars'",
+        ),
+        (
+            CUR_LEGACY.replace(",USD,0.096,", ",USD,-0.096,", 1).encode(),
+            "row 2: ContractedUnitPrice -0.096 is negative",
         ),
         (
             CUR_LEGACY.replace(

@@ -84,6 +84,7 @@ def complete(row: dict[str, Any], services: ServiceCatalog) -> dict[str, Any]:
             row[column] = canonical  # real files write "Usage-based" for "Usage-Based"
     if not _CURRENCY.match(row["BillingCurrency"]):
         raise ValueError(f"BillingCurrency {row['BillingCurrency']!r} is not an ISO 4217 code")
+    _unit_prices(row)
     _period(row, "ChargePeriod")
     _period(row, "BillingPeriod")
     if SUBCATEGORIES.get(row.get("ServiceSubcategory") or "") != row["ServiceCategory"]:
@@ -104,6 +105,21 @@ def complete(row: dict[str, Any], services: ServiceCatalog) -> dict[str, Any]:
     if row["ChargeCategory"] == "Purchase" and row.get("ChargeFrequency") == "Usage-Based":
         row["ChargeFrequency"] = "One-Time"
     return row
+
+
+def _unit_prices(row: dict[str, Any]) -> None:
+    """FOCUS unit prices are never negative. Real credit rows carry one now and then (the
+    FOCUS sample has a promotional credit at -3.00 a unit): on a credit, an adjustment or a
+    correction, where the price may be left empty, it is dropped; anywhere else the row is
+    refused."""
+    for column in ("ListUnitPrice", "ContractedUnitPrice"):
+        price = row.get(column)
+        if price is None or price >= 0:
+            continue
+        if row["ChargeCategory"] in ("Credit", "Adjustment") or row.get("ChargeClass"):
+            row[column] = None
+        else:
+            raise ValueError(f"{column} {price:g} is negative (FOCUS unit prices never are)")
 
 
 def _period(row: dict[str, Any], prefix: str) -> None:
