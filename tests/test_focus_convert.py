@@ -411,3 +411,27 @@ def test_bom_and_crlf(tmp_path: Path) -> None:
     first = rows_of(tmp_path / "out.parquet")[0]
     assert first["BillingAccountId"] == "8611537"
     assert first["SkuId"] == "DZH318Z0BQ4L"  # the last column, before the CR
+
+
+def test_focus_12_output_converts_to_itself(tmp_path: Path) -> None:
+    """A converted file is a FOCUS 1.2 file: converting it again changes nothing, its x_
+    columns keep their names, and a 1.2 column outside the core (PricingCurrency) is carried."""
+    inputs = [
+        write_text(tmp_path / "cur.csv", CUR_LEGACY),
+        write_text(tmp_path / "gcp.csv", GCP),
+    ]
+    first = tmp_path / "first.csv"
+    convert(inputs, first)
+    header, rows = read_rows(first)
+    at = header.index("BillingCurrency")
+    header, rows = [*header, "PricingCurrency"], [[*row, row[at]] for row in rows]
+    write_rows(first, header, rows)
+    report = convert([first], tmp_path / "second.csv")
+    assert report.inputs[0].source == "focus"
+    again_header, again = read_rows(tmp_path / "second.csv")
+    assert "PricingCurrency" in again_header
+    assert not any(name.startswith("x_x_") for name in again_header)
+    before = [dict(zip(header, row, strict=True)) for row in rows]
+    after = [dict(zip(again_header, row, strict=True)) for row in again]
+    for old, new in zip(before, after, strict=True):
+        assert new == {k: old[k] for k in new}
