@@ -170,3 +170,12 @@ class CatalogUnavailable(DatoferumError):
 class CatalogContention(CatalogUnavailable):
     """The database chose this transaction as a deadlock victim (or could not serialize it):
     running it again is the documented remedy on MariaDB and PostgreSQL alike."""
+
+
+class BillingFileError(InvalidInput):
+    """A billing or cost file that cannot be converted: unknown format, bad encoding, a broken
+    row, a value that is not what its column says. ``detail`` names the file and, where it can,
+    the row."""
+
+    code = "invalid-billing-file"
+    title = "Invalid billing file"

@@ -16,6 +16,7 @@ from datoferum.interfaces.cli import (
     catalog,
     certificates,
     erasure,
+    focus,
     lifecycle,
     links,
     storage,
@@ -111,7 +112,7 @@ for command in (
     transfer.put, transfer.get, catalog.list_files, catalog.info, catalog.events,
     admin.token, admin.audit, admin.whoami, certificates.certificate, certificates.key,
     webhooks.webhook, lifecycle.hold, lifecycle.purge, lifecycle.signal, erasure.erasure,
-    links.link, policy, storage.storage,
+    links.link, policy, storage.storage, focus.focus,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -1,0 +1,42 @@
+"""Which connector reads a file, decided by its header (CSV) or its keys (JSON), never by its
+name: exports are renamed, compressed and re-uploaded, their columns are what stays."""
+
+from __future__ import annotations
+
+from datoferum.errors import BillingFileError
+from datoferum.services.focus import azure, focus, gcp
+from datoferum.services.focus.aws import CurConnector
+from datoferum.services.focus.azure import AzureConnector
+from datoferum.services.focus.common import Connector
+from datoferum.services.focus.focus import FocusConnector
+from datoferum.services.focus.gcp import GcpConnector
+from datoferum.services.focus.reading import Export
+
+#: What ``connector_for`` recognises, for the one-line error about anything else.
+KNOWN = "AWS CUR (legacy or 2.0), Azure cost export, GCP billing export (CSV or JSON), FOCUS 1.x"
+
+
+def _is_cur(header: list[str]) -> bool:
+    names = set(header)
+    legacy = any(name.startswith("lineItem/") for name in names)
+    cur2 = {"line_item_usage_start_date", "line_item_unblended_cost"} <= names
+    return legacy or cur2
+
+
+def connector_for(export: Export) -> Connector:
+    """The connector for ``export``; FOCUS is tried first because a FOCUS file written by a
+    provider may also carry that provider's columns (as ``x_`` columns)."""
+    header = export.header
+    if focus.recognises(header):
+        export.null_values = ["NULL"]
+        return FocusConnector(header)
+    if _is_cur(header):
+        return CurConnector(header)
+    if gcp.recognises(header):
+        return GcpConnector(header, export.shape)
+    if azure.recognises(header):
+        return AzureConnector(header)
+    shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
+    raise BillingFileError(
+        f"{export.path}: unknown format: the columns ({shown}) match none of {KNOWN}"
+    )
