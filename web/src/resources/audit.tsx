@@ -11,11 +11,18 @@ interface Verification {
   first_break: { seq: number; problem: string } | null;
 }
 
+interface Batch {
+  index: number;
+  size: number;
+  path: string[];
+}
+
 interface Exported {
   certificate: Record<string, unknown>;
   signature: string;
   key_id: string;
   algorithm: string;
+  batch?: Batch;
 }
 
 /** The same canonical form the server signs: sorted keys, no spaces (RFC 8785 for these). */
@@ -32,6 +39,59 @@ function bytesOf(base64: string): BufferSource {
   return Uint8Array.from(atob(base64), (char) => char.charCodeAt(0)) as BufferSource;
 }
 
+async function sha256(...parts: Uint8Array[]): Promise<Uint8Array> {
+  const joined = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", joined));
+}
+
+const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const fromHex = (text: string) => Uint8Array.from(text.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+
+/**
+ * The root of the Merkle tree (RFC 9162) that a certificate's audit path leads to from its
+ * document, or null if the path cannot place it at that index of a batch of that size.
+ */
+async function batchRoot(document: Uint8Array, batch: Batch): Promise<Uint8Array | null> {
+  const { index, size, path } = batch;
+  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return null;
+  if (path.length > 64 || !path.every((node) => /^[0-9a-f]{64}$/.test(node))) return null;
+  let position = index;
+  let last = size - 1;
+  let node = await sha256(Uint8Array.of(0), document);
+  for (const sibling of path.map(fromHex)) {
+    if (last === 0) return null;
+    if (position % 2 === 1 || position === last) {
+      node = await sha256(Uint8Array.of(1), sibling, node);
+      // A right-most node without a sibling at a level is carried up unchanged.
+      while (position % 2 === 0 && position !== 0) {
+        position = Math.floor(position / 2);
+        last = Math.floor(last / 2);
+      }
+    } else {
+      node = await sha256(Uint8Array.of(1), node, sibling);
+    }
+    position = Math.floor(position / 2);
+    last = Math.floor(last / 2);
+  }
+  return last === 0 ? node : null;
+}
+
+/** The bytes the signature covers: the batch's size and root, or the document itself. */
+async function signedMessage(exported: Exported): Promise<Uint8Array | null> {
+  const document = new TextEncoder().encode(canonical(exported.certificate));
+  if (!exported.batch) return document;
+  const root = await batchRoot(document, exported.batch);
+  if (!root) return null;
+  return new TextEncoder().encode(
+    `datoferum.deletion-certificate-batch/1\n${exported.batch.size}\n${toHex(root)}`,
+  );
+}
+
 /** Checks an exported certificate against the server's public key, in the browser. */
 async function verifyCertificate(exported: Exported): Promise<string | null> {
   const { json: key } = await api<{ key_id: string; public_key_pem: string }>("/api/v1/keys");
@@ -41,12 +101,14 @@ async function verifyCertificate(exported: Exported): Promise<string | null> {
   }
   const der = bytesOf(key.public_key_pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""));
   try {
+    const message = await signedMessage(exported);
+    if (!message) return "malformed batch proof";
     const publicKey = await crypto.subtle.importKey("spki", der, { name: "Ed25519" }, false, ["verify"]);
     const ok = await crypto.subtle.verify(
       { name: "Ed25519" },
       publicKey,
       bytesOf(exported.signature),
-      new TextEncoder().encode(canonical(exported.certificate)),
+      message as BufferSource,
     );
     return ok ? null : "bad signature";
   } catch {
