@@ -213,7 +213,8 @@ def test_upload_find_timeline_hold_and_blocked_purge(page: Any, ui_server: LiveS
     page.get_by_role("heading", name="ui-journey/reports/q1.csv", level=1).wait_for()
     timeline = page.get_by_test_id("timeline")
     timeline.get_by_text("file.captured").wait_for()
-    assert "owner: finance" in page.content()
+    # The metadata arrives with the record, which may render after the timeline.
+    page.wait_for_function("() => document.body.innerText.includes('owner: finance')")
 
     # Put a legal hold on it.
     page.get_by_role("button", name="Place a hold").click()
