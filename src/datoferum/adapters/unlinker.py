@@ -104,29 +104,26 @@ class Unlinker:
             return None
         return self._process
 
-    def _stop(self) -> None:
+    def _stop(self, *, grace: float = 0.0) -> None:
+        """End the helper: close its input (on which it exits by itself), give it ``grace``
+        seconds to do so, then kill it."""
         process, self._process = self._process, None
-        if process is not None:
-            for stream in (process.stdin, process.stdout):
-                if stream is not None:
-                    stream.close()
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
     def close(self) -> None:
-        """Stop the helper: it exits when its input closes."""
+        """Stop the helper, letting it finish the batch it may be on."""
         with self._lock:
-            process, self._process = self._process, None
-        if process is not None:
-            if process.stdin is not None:
-                process.stdin.close()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
+            self._stop(grace=5.0)
 
     def forget(self) -> None:
         """Drop the helper without stopping it: a forked child must not talk to its parent's."""

@@ -34,9 +34,7 @@ class _Plan:
     #: compiler, which cost ~7 µs a row, more than SQLite's executemany spent on it.
     constants: Mapping[str, Any] | None
 
-    def arguments(
-        self, params: Mapping[str, Any], last: dict[str, tuple[Any, Any]] | None = None
-    ) -> Any:
+    def arguments(self, params: Mapping[str, Any], last: dict[str, tuple[Any, Any]]) -> Any:
         """The driver's arguments for one row. ``last`` remembers each column's latest value
         and its converted form across the rows of one batch: the rows of a batch usually share
         one timestamp object, and converting a datetime for SQLite costs ~2 µs each time."""
@@ -47,9 +45,6 @@ class _Plan:
         for name, process in self.processors.items():
             value = values.get(name)
             if value is None:
-                continue
-            if last is None:
-                values[name] = process(value)
                 continue
             seen = last.get(name)
             if seen is None or seen[0] is not value:
@@ -84,7 +79,7 @@ class Prepared:
         """Execute once; returns the rows, if the statement produces any."""
         params = params or {}
         plan = self._plan(conn.dialect, frozenset(params))
-        arguments = plan.arguments(params)
+        arguments = plan.arguments(params, {})
         cursor = conn.connection.cursor()
         try:
             cursor.execute(plan.sql, arguments)
