@@ -301,7 +301,7 @@ class PurgeService:
             refused, started = self._start(batches[0], bypass_governance)
             outcomes.update(refused)
             self._destroy(started)
-            outcomes.update(self._finish(started))
+            outcomes.update(self._finish(started, durable=True))
         else:
             outcomes.update(self._pipelined(batches, bypass_governance))
         return [outcomes[(r.file_id, r.version)] for r in requests]
@@ -320,11 +320,12 @@ class PurgeService:
                 deleting = deleter.submit(self._destroy, started)
                 if pending is not None:
                     pending[1].result()
-                    outcomes.update(self._finish(pending[0]))
+                    # The next batch's first step commits durably, and with it this one.
+                    outcomes.update(self._finish(pending[0], durable=False))
                 pending = (started, deleting)
             if pending is not None:
                 pending[1].result()
-                outcomes.update(self._finish(pending[0]))
+                outcomes.update(self._finish(pending[0], durable=True))
         return outcomes
 
     def _start(
@@ -434,8 +435,15 @@ class PurgeService:
                         "retried"
                     )
 
-    def _finish(self, started: Sequence[_Started]) -> dict[tuple[str, int], PurgeOutcome]:
-        """Step 3: record the purges whose bytes are gone everywhere, with their certificates."""
+    def _finish(
+        self, started: Sequence[_Started], *, durable: bool
+    ) -> dict[tuple[str, int], PurgeOutcome]:
+        """Step 3: record the purges whose bytes are gone everywhere, with their certificates.
+
+        Without ``durable`` the commit may wait for the next durable one: a crash before then
+        leaves these versions ``purging``, which a purge finishes when it runs again, and no
+        caller hears an outcome before the last batch's durable commit.
+        """
         self._verify(started)
         outcomes: dict[tuple[str, int], PurgeOutcome] = {}
         for item in started:
@@ -447,7 +455,7 @@ class PurgeService:
         if not done:
             return outcomes
         now = utcnow()
-        with self.catalog.writing() as conn:
+        with self.catalog.writing(durable=durable) as conn:
             # The rest of each row was read by step 1 and a purging version does not change.
             states = dict(conn.execute(_STATES, {"vids": [item.row.id for item in done]}).all())
             versions, replicas, files, events, facts = [], [], [], [], []

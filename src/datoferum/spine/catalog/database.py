@@ -62,6 +62,7 @@ class Catalog:
             # rule of the catalog rests on row locks and unique keys, not on gap locks.
             options["isolation_level"] = "READ COMMITTED"
         self.engine = create_engine(url, **options)
+        self._sqlite_synchronous = sqlite_synchronous
         if self.engine.dialect.name == "sqlite":
             _sqlite_setup(self.engine, sqlite_synchronous)
         self._writer = self.engine.execution_options(**{_WRITE: True})
@@ -77,10 +78,33 @@ class Catalog:
             yield conn
 
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """A connection whose transaction commits on success and rolls back on any error."""
-        with _translated(), self._writer.connect() as conn, conn.begin():
-            yield conn
+    def writing(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A connection whose transaction commits on success and rolls back on any error.
+
+        ``durable=False`` lets the commit return before it reaches the disk: the next durable
+        commit carries it there (both engines write one log in commit order), and a crash in
+        between loses it whole. For work that a crash leaves in a state it resumes from, whose
+        caller hears of the outcome only after a later durable commit.
+        """
+        with _translated(), self._writer.connect() as conn:
+            lazy = not durable and self._lazy_commit(conn)
+            try:
+                with conn.begin():
+                    if lazy and self.dialect == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield conn
+            finally:
+                if lazy and self.dialect == "sqlite":
+                    _pragma(conn, f"synchronous={self._sqlite_synchronous}")
+
+    def _lazy_commit(self, conn: Connection) -> bool:
+        """Whether a commit on ``conn`` can skip its flush (MariaDB's is server-wide)."""
+        if self.dialect == "sqlite":
+            if self._sqlite_synchronous != "FULL":
+                return False  # already not flushing at commit
+            _pragma(conn, "synchronous=NORMAL")
+            return True
+        return self.dialect == "postgresql"
 
     def transact(
         self,
@@ -106,6 +130,11 @@ class Catalog:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _pragma(conn: Connection, setting: str) -> None:
+    """Set a SQLite connection setting outside any transaction (where SQLite honours it)."""
+    conn.connection.driver_connection.execute(f"PRAGMA {setting}")  # type: ignore[union-attr]
 
 
 @contextmanager

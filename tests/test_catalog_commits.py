@@ -1,0 +1,70 @@
+"""Lazy commits: a writing transaction may leave its flush to the next durable commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import Connection, insert, select
+
+from datoferum.spine.catalog import migrate
+from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.schema import Collection
+
+#: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
+CATALOG_SUITE = True
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    catalog = Catalog(catalog_url)
+    migrate.upgrade(catalog)
+    yield catalog
+    catalog.dispose()
+
+
+def _flushes_at_commit(conn: Connection) -> bool | None:
+    """Whether this connection's commits wait for the disk (None: the server decides alone)."""
+    if conn.dialect.name == "sqlite":
+        return bool(conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2)  # FULL
+    if conn.dialect.name == "postgresql":
+        return bool(conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on")
+    return None
+
+
+def _add(conn: Connection, name: str) -> None:
+    conn.execute(
+        insert(Collection).values(
+            id=name.ljust(32, "0"), name=name, created_at=datetime(2026, 1, 1)
+        )
+    )
+
+
+def test_a_lazy_commit_keeps_its_rows_and_leaves_the_connection_durable(catalog: Catalog) -> None:
+    with catalog.writing(durable=False) as conn:
+        lazy_connection = conn.connection.driver_connection
+        during = _flushes_at_commit(conn)
+        _add(conn, "lazy")
+    with catalog.writing() as conn:
+        assert conn.connection.driver_connection is lazy_connection  # the same pooled one
+        after = _flushes_at_commit(conn)
+        _add(conn, "durable")
+    with catalog.reading() as conn:
+        names = set(conn.execute(select(Collection.name)).scalars())
+    assert names == {"lazy", "durable"}
+    server_wide = catalog.dialect in ("mysql", "mariadb")  # InnoDB flushes as configured
+    assert (during, after) == ((None, None) if server_wide else (False, True))
+
+
+def test_a_failed_lazy_transaction_rolls_back_and_restores_the_connection(
+    catalog: Catalog,
+) -> None:
+    with pytest.raises(RuntimeError), catalog.writing(durable=False) as conn:
+        _add(conn, "lost")
+        raise RuntimeError("stop")
+    with catalog.writing() as conn:
+        restored = _flushes_at_commit(conn)
+        found = conn.execute(select(Collection.name)).scalars().all()
+    assert found == []
+    assert restored in (True, None)
