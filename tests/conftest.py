@@ -23,7 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Storage backends of real servers: ``tests/servers/<name>.py`` provides a ``<name>_backend``
 #: fixture, which the backend contract runs its tests on.
 SERVER_BACKENDS = sorted(path.stem for path in (Path(__file__).parent / "servers").glob("[!_]*.py"))
-pytest_plugins = [*(f"servers.{name}" for name in SERVER_BACKENDS), "vault", "focus_checker"]
+pytest_plugins = [
+    *(f"servers.{name}" for name in SERVER_BACKENDS),
+    "vault",
+    "keycloak",
+    "focus_checker",
+]
 
 
 def free_port() -> int:

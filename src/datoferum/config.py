@@ -149,6 +149,33 @@ class Settings(BaseSettings):
         description="Metadata key that names a file's data subject (`X-Meta-Subject`); erasure "
         "requests match on it unless they name another key.",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of an OpenID Connect provider whose access tokens the API "
+        "accepts beside API tokens, e.g. a Keycloak realm `https://sso.example/realms/acme`; "
+        "the web UI then offers sign-in there (Authorization Code with PKCE). Unset: API "
+        "tokens only.",
+    )
+    oidc_client_id: str = Field(
+        default="datoferum-web",
+        description="The web UI's client at the OpenID Connect provider (a public client with "
+        "PKCE); access tokens issued to it are accepted.",
+    )
+    oidc_audience: str | None = Field(
+        default=None,
+        description="Also accept provider tokens whose `aud` names this value (for other "
+        "clients, given an audience mapper at the provider).",
+    )
+    oidc_roles_claim: str = Field(
+        default="realm_access.roles",
+        description="Dotted path of the access-token claim that lists the user's roles "
+        "(Keycloak's realm roles by default).",
+    )
+    oidc_role_prefix: str = Field(
+        default="datoferum-",
+        description="Provider roles named this prefix + a Datoferum role (`datoferum-admin`, "
+        "`datoferum-producer`, `datoferum-consumer`, `datoferum-auditor`) grant that role.",
+    )
     web_root: Path | None = Field(
         default=None,
         description="Directory of the built web UI (`index.html` and `assets/`), served at `/`; "

@@ -167,6 +167,14 @@ class CatalogUnavailable(DatoferumError):
     transient = True
 
 
+class IdentityUnavailable(DatoferumError):
+    """The OpenID Connect provider could not be asked for its signing keys."""
+
+    code = "identity-provider-unavailable"
+    title = "Identity provider unavailable"
+    transient = True
+
+
 class CatalogContention(CatalogUnavailable):
     """The database chose this transaction as a deadlock victim (or could not serialize it):
     running it again is the documented remedy on MariaDB and PostgreSQL alike."""

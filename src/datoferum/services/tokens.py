@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from datoferum.adapters.identity import OidcVerifier, looks_like_jwt
 from datoferum.domain.ids import isoformat, utcnow
 from datoferum.domain.roles import Principal, Role
 from datoferum.errors import InvalidInput, NotFound, Unauthenticated
@@ -65,12 +66,35 @@ def _info(row: Any) -> TokenInfo:
     )  # fmt: skip
 
 
+#: How long a checked provider token is trusted without checking it again (it stays valid until
+#: it expires whatever this server does; the bound only keeps the cache small).
+_PROVIDER_CACHE_SECONDS = 60.0
+
+
 class TokenService:
-    def __init__(self, catalog: Catalog, *, cache_seconds: float = 2.0) -> None:
+    """API tokens, and (when one is configured) the access tokens of an OpenID Connect
+    provider: both arrive as ``Authorization: Bearer``."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        cache_seconds: float = 2.0,
+        provider: OidcVerifier | None = None,
+    ) -> None:
         self.catalog = catalog
         self.cache_seconds = cache_seconds
+        self.provider = provider
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+
+    def _remember(self, digest: str, principal: Principal, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with self._lock:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[digest] = (time.monotonic() + seconds, principal)
 
     def cached(self, secret: str) -> Principal | None:
         """A recent successful authentication of ``secret``, without touching the database."""
@@ -81,6 +105,10 @@ class TokenService:
 
     def authenticate(self, secret: str) -> Principal:
         digest = hash_secret(secret)
+        if self.provider is not None and looks_like_jwt(secret):
+            principal, expires = self.provider.verify(secret)
+            self._remember(digest, principal, min(_PROVIDER_CACHE_SECONDS, expires - time.time()))
+            return principal
         with self.catalog.reading() as conn:
             row = conn.execute(select(Token.__table__).where(Token.secret_hash == digest)).first()
         if row is None:
@@ -93,11 +121,7 @@ class TokenService:
         trust = self.cache_seconds
         if row.expires_at is not None:
             trust = min(trust, (row.expires_at - utcnow()).total_seconds())
-        if trust > 0:
-            with self._lock:
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[digest] = (time.monotonic() + trust, principal)
+        self._remember(digest, principal, trust)
         return principal
 
     def create(

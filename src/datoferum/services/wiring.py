@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from datoferum.adapters.identity import OidcSettings, OidcVerifier
 from datoferum.adapters.signing import LocalKeySigner, Signer
 from datoferum.adapters.storage import Backends, load_layout
 from datoferum.adapters.storage.base import StorageBackend
@@ -127,6 +128,8 @@ class Services:
         return Background(loops)
 
     def close(self) -> None:
+        if self.tokens.provider is not None:
+            self.tokens.provider.close()
         self.hash_executor.shutdown(wait=False, cancel_futures=True)
         self.backends.close()
         self.catalog.dispose()
@@ -152,7 +155,9 @@ def build_services(settings: Settings) -> Services:
         catalog=catalog,
         backends=backends,
         storage=storage,
-        tokens=TokenService(catalog, cache_seconds=settings.token_cache_seconds),
+        tokens=TokenService(
+            catalog, cache_seconds=settings.token_cache_seconds, provider=_provider(settings)
+        ),
         capture=CaptureService(
             catalog,
             storage,
@@ -190,6 +195,18 @@ def build_services(settings: Settings) -> Services:
         }
     )
     return services
+
+
+def _provider(settings: Settings) -> OidcVerifier | None:
+    if settings.oidc_issuer is None:
+        return None
+    return OidcVerifier(
+        OidcSettings(
+            issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
+            audience=settings.oidc_audience, roles_claim=settings.oidc_roles_claim,
+            role_prefix=settings.oidc_role_prefix,
+        )
+    )  # fmt: skip
 
 
 def bootstrap_admin(services: Services) -> str | None:

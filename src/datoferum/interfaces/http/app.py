@@ -86,5 +86,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     # Only what no route matches reaches the web UI, so it never shadows the API.
-    app.router.default = webui.WebUI(settings.web_directory)
+    provider = None
+    if settings.oidc_issuer is not None:
+        provider = {"issuer": settings.oidc_issuer, "clientId": settings.oidc_client_id}
+    app.router.default = webui.WebUI(settings.web_directory, provider)
     return app

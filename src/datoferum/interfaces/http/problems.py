@@ -34,6 +34,7 @@ STATUS: dict[type[errors.DatoferumError], int] = {
     errors.RangeNotSatisfiable: 416,
     errors.StorageUnavailable: 503,
     errors.CatalogUnavailable: 503,
+    errors.IdentityUnavailable: 503,
 }
 
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 400: "invalid-input"}

@@ -14,12 +14,16 @@ checks every call).
 
 from __future__ import annotations
 
+import html
+import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from datoferum.errors import NotFound
@@ -48,11 +52,30 @@ SECURITY_HEADERS = {
 
 
 class WebUI:
-    """The router's fallback: files under ``root``, else its ``index.html``, else a 404."""
+    """The router's fallback: files under ``root``, else its ``index.html``, else a 404.
 
-    def __init__(self, root: Path) -> None:
+    With an OpenID Connect provider (``issuer``, ``client_id``), the page carries them in a
+    ``<meta name="datoferum-oidc">`` tag, which is how the app learns where to send people to
+    sign in, and its content security policy lets the page reach the provider's token endpoint.
+    """
+
+    def __init__(self, root: Path, provider: Mapping[str, str] | None = None) -> None:
         self.root = root.resolve()
         self.index = self.root / "index.html"
+        self.provider = dict(provider) if provider else None
+        self.headers = dict(SECURITY_HEADERS)
+        if self.provider is not None:
+            origin = _origin(self.provider["issuer"])
+            self.headers["Content-Security-Policy"] = self.headers[
+                "Content-Security-Policy"
+            ].replace("connect-src 'self'", f"connect-src 'self' {origin}")
+
+    def _page(self) -> Response:
+        if self.provider is None:
+            return FileResponse(self.index, headers=self.headers)
+        tag = f'<meta name="datoferum-oidc" content="{html.escape(json.dumps(self.provider))}">'
+        page = self.index.read_text(encoding="utf-8").replace("</head>", tag + "</head>", 1)
+        return HTMLResponse(page, headers=self.headers)
 
     @property
     def built(self) -> bool:
@@ -85,6 +108,7 @@ class WebUI:
                 "the API under /api/v1 works without it"
             )
         found = self._file(path)
+        response: Response
         if found is not None and found != self.index:
             headers = {"X-Content-Type-Options": "nosniff"}
             if path.startswith("assets/"):
@@ -95,8 +119,13 @@ class WebUI:
             # browser would otherwise try to run HTML as a script.
             raise HTTPException(status_code=404)
         else:
-            response = FileResponse(self.index, headers=SECURITY_HEADERS)
+            response = self._page()
         await response(scope, receive, send)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def describe(root: Path) -> str | None:
