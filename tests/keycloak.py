@@ -87,10 +87,13 @@ class Realm:
         return str(found[0]["id"])
 
 
-def _representation(name: str, password: str, web_origin: str) -> dict[str, Any]:
+def _representation(
+    name: str, password: str, web_origin: str, token_seconds: int
+) -> dict[str, Any]:
     return {
         "realm": name,
         "enabled": True,
+        "accessTokenLifespan": token_seconds,
         "roles": {
             "realm": [{"name": role} for role in sorted({r for v in USERS.values() for r in v})]
         },
@@ -144,13 +147,15 @@ def keycloak() -> Keycloak:
 
 @pytest.fixture
 def make_realm(keycloak: Keycloak) -> Iterator[Any]:
-    """``make_realm(web_origin)``: a new realm whose web client may return to ``web_origin``."""
+    """``make_realm(web_origin, token_seconds=300)``: a new realm whose web client may return
+    to ``web_origin``, issuing access tokens valid for ``token_seconds``."""
     made: list[str] = []
 
-    def make(web_origin: str) -> Realm:
+    def make(web_origin: str, token_seconds: int = 300) -> Realm:
         name = f"datoferum-{secrets.token_hex(4)}"
         password = secrets.token_urlsafe(12)
-        keycloak.admin_call("POST", "", json=_representation(name, password, web_origin))
+        realm = _representation(name, password, web_origin, token_seconds)
+        keycloak.admin_call("POST", "", json=realm)
         made.append(name)
         return Realm(keycloak, name, password)
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from keycloak import Realm
+
 from conftest import ADMIN_TOKEN, ROOT, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,8 +80,11 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, built_ui: Path) -> Itera
     live.stop()
 
 
-def open_page(browser: Any, server: LiveServer, **options: Any) -> tuple[Any, Any, list[str]]:
-    """A fresh context (empty storage) in English at desktop width, signed out."""
+def open_page(
+    browser: Any, server: LiveServer, *, elsewhere: tuple[str, ...] = (), **options: Any
+) -> tuple[Any, Any, list[str]]:
+    """A fresh context (empty storage) in English at desktop width, signed out. ``elsewhere``
+    names the other origins the page may reach (the sign-in provider)."""
     context = browser.new_context(
         base_url=server.url,
         viewport={"width": 1440, "height": 900},
@@ -98,7 +103,8 @@ def open_page(browser: Any, server: LiveServer, **options: Any) -> tuple[Any, An
         errors.append(f"request outside the server: {route.request.url}")
         route.abort()
 
-    context.route(lambda url: not url.startswith((server.url, "data:", "blob:")), outside)
+    own = (server.url, "data:", "blob:", *elsewhere)
+    context.route(lambda url: not url.startswith(own), outside)
     return context, opened, errors
 
 
@@ -341,3 +347,53 @@ def test_main_pages_have_no_serious_accessibility_problems(audited_page: Any) ->
         found[path] = serious_violations(page)
     problems = {path: items for path, items in found.items() if items}
     assert not problems, problems
+
+
+def test_sign_in_and_out_through_keycloak(
+    browser: Any, built_ui: Path, tmp_path: Path, make_realm: Any
+) -> None:
+    """Authorization Code with PKCE against a real Keycloak: the provider's login form, back to
+    the app signed in with the realm's role, the short-lived access token renewed before it runs
+    out, and signing out ends the provider's session too."""
+    server = LiveServer(tmp_path / "home", DATOFERUM_WEB_ROOT=str(built_ui))
+    realm: Realm = make_realm(server.url, token_seconds=20)
+    server.env["DATOFERUM_OIDC_ISSUER"] = realm.issuer
+    server.start()
+    context, page, errors = open_page(browser, server, elsewhere=(realm.keycloak.url,))
+    try:
+        page.goto("/")
+        page.get_by_role("button", name="Sign in with your organization").click()
+        page.wait_for_url(f"{realm.issuer}/**")
+        page.fill("#username", "paula")
+        page.fill("#password", realm.password)
+        page.locator("#kc-login").click()
+        page.get_by_role("heading", name="Dashboard", level=1).wait_for()
+        assert "code=" not in page.url and page.url.startswith(server.url)
+        identity = page.evaluate("JSON.parse(sessionStorage.getItem('datoferum.identity'))")
+        assert identity == {
+            "subject": f"oidc:{realm.user_id('paula')}", "name": "paula", "role": "producer",
+        }  # fmt: skip
+        # The PKCE secrets of the finished sign-in are gone from the tab.
+        assert page.evaluate("sessionStorage.getItem('datoferum.oidc.pending')") is None
+        page.get_by_role("menuitem", name="Upload").wait_for()
+        first = page.evaluate("sessionStorage.getItem('datoferum.token')")
+        for _ in range(30):  # renewed at three quarters of 20 s (the page's CSP forbids eval,
+            page.wait_for_timeout(1000)  # so Playwright's wait_for_function cannot be used)
+            if page.evaluate("sessionStorage.getItem('datoferum.token')") != first:
+                break
+        else:
+            raise AssertionError("the access token was not renewed in 30 s")
+        whoami = page.evaluate(
+            """async () => (await fetch('/api/v1/whoami', {headers: {Authorization:
+                'Bearer ' + sessionStorage.getItem('datoferum.token')}})).status"""
+        )
+        assert whoami == 200  # the renewed token is accepted
+        page.get_by_label("Profile").click()
+        page.get_by_role("menuitem", name="Logout").click()
+        page.locator("#token").wait_for()  # back on the login page, via the provider
+        page.get_by_role("button", name="Sign in with your organization").click()
+        page.locator("#username").wait_for()  # the provider asks again: its session ended
+        assert not errors, errors
+    finally:
+        context.close()
+        server.stop()

@@ -23,6 +23,7 @@ export const authProvider: AuthProvider = {
     // not do that one thing; stay signed in and let the notification say why.
     if (error?.status === 401) {
       session.clear();
+      oidc.forget(); // expired: sign in again, without ending the provider's session
       throw new Error("datoferum.login.expired");
     }
   },

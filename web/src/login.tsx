@@ -7,7 +7,10 @@ export function LoginPage() {
   const login = useLogin();
   const translate = useTranslate();
   const [token, setToken] = useState("");
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(() => {
+    const failure = oidc.takeFailure();
+    return failure && translate("datoferum.login.oidc_failed", { reason: failure });
+  });
   const [busy, setBusy] = useState(false);
 
   const submit = async (event: FormEvent) => {

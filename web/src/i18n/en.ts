@@ -11,6 +11,7 @@ export const en = {
       required: "Please sign in.",
       expired: "The token was refused: it is unknown, expired or revoked. Sign in again.",
       oidc: "Sign in with your organization",
+      oidc_failed: "Sign-in at your organization failed: %{reason}",
     },
     menu: { dashboard: "Dashboard", audit: "Audit", erasure: "Erasure", insights: "Insights", upload: "Upload" },
     common: {

@@ -13,6 +13,7 @@ export const pt: Messages = {
       required: "Entre para continuar.",
       expired: "O token foi recusado: é desconhecido, expirou ou foi revogado. Entre novamente.",
       oidc: "Entrar com a sua organização",
+      oidc_failed: "A entrada pela sua organização falhou: %{reason}",
     },
     menu: { dashboard: "Painel", audit: "Auditoria", erasure: "Eliminação", insights: "Análises", upload: "Enviar" },
     common: {
