@@ -3,6 +3,7 @@ revocation, purge after the last pick (and its refusal under a hold), and secret
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -334,3 +335,64 @@ def test_link_cli(server: LiveServer, collection: str) -> None:
         failed = server.cli("link", "create", file_id, *bad)
         assert failed.returncode != 0
         assert failed.stderr.count("\n") == 1 and failed.stderr.startswith("datoferum: error:")
+
+
+def test_links_of_every_file_by_state(server: LiveServer, collection: str) -> None:
+    """``GET /api/v1/links``: a window over every file's links; the state filter, computed in
+    SQL, must agree with the state each link reports."""
+    with server.client() as client:
+        first = _upload(client, collection, f"{collection}-one.bin")
+        second = _upload(client, collection, f"{collection}-two.bin")
+        made = {
+            "active": _create(client, first, max_picks=3),
+            "used": _create(client, first, max_picks=1),
+            "expired": _create(client, second, expires_in_seconds=3600),
+            "revoked": _create(client, second),
+        }
+        assert httpx.get(server.url + made["used"]["path"]).status_code == 200
+        assert client.delete(f"/api/v1/links/{made['revoked']['id']}").status_code == 200
+    _set_expiry(server, made["expired"]["id"], datetime(2000, 1, 1))
+    with server.client() as client:
+
+        def listed(**window: Any) -> httpx.Response:
+            params = {name: json.dumps(value) for name, value in window.items()}
+            return client.get("/api/v1/links", params=params)
+
+        every = listed(filter={"q": collection}, sort=["expires_at", "ASC"], range=[0, 9])
+        assert every.status_code == 200, every.text
+        assert every.headers["content-range"] == "links 0-3/4"
+        items = every.json()["items"]
+        assert items[0]["id"] == made["expired"]["id"]  # the one expired in 2000 comes first
+        assert {item["id"]: item["state"] for item in items} == {
+            link["id"]: state for state, link in made.items()
+        }
+        assert {(item["collection"], item["path"]) for item in items} == {
+            (collection, f"{collection}-one.bin"), (collection, f"{collection}-two.bin"),
+        }  # fmt: skip
+        assert all("secret" not in str(item) and "/l/" not in str(item) for item in items)
+        for state, link in made.items():
+            found = listed(filter={"q": collection, "state": state}).json()["items"]
+            assert [(item["id"], item["state"]) for item in found] == [(link["id"], state)]
+        assert listed(filter={"file_id": second, "state": "active"}).json()["items"] == []
+        paged = listed(filter={"q": collection}, sort=["id", "ASC"], range=[1, 2])
+        assert paged.headers["content-range"] == "links 1-2/4"
+        assert [i["id"] for i in paged.json()["items"]] == sorted(m["id"] for m in made.values())[
+            1:3
+        ]
+        wrong_state = listed(filter={"state": "lost"})
+        assert wrong_state.status_code == 400
+        assert "active, revoked, used" in wrong_state.json()["detail"]
+        assert listed(sort=["secret_hash", "ASC"]).status_code == 400
+        assert client.get("/api/v1/links").headers["content-range"].startswith("links ")
+        producer = client.post("/api/v1/tokens", json={"name": "no links", "role": "producer"})
+        auditor = client.post("/api/v1/tokens", json={"name": "sees links", "role": "auditor"})
+    refused = httpx.get(
+        f"{server.url}/api/v1/links",
+        headers={"Authorization": f"Bearer {producer.json()['token']}"},
+    )
+    assert refused.status_code == 403 and "list download links" in refused.json()["detail"]
+    allowed = httpx.get(
+        f"{server.url}/api/v1/links",
+        headers={"Authorization": f"Bearer {auditor.json()['token']}"},
+    )
+    assert allowed.status_code == 200

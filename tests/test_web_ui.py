@@ -154,6 +154,12 @@ def serious_violations(page: Any) -> list[str]:
     ]
 
 
+def is_dark(page: Any) -> bool:
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    channels = [int(part) for part in background[background.index("(") + 1 : -1].split(",")[:3]]
+    return sum(channels) < 3 * 80
+
+
 def test_sign_in_refuses_a_wrong_token(page: Any) -> None:
     page.goto("/files")
     page.fill("#token", "not-a-token")
@@ -173,7 +179,16 @@ def test_the_menu_follows_the_role(page: Any, ui_server: LiveServer) -> None:
     menu.filter(has_text="Upload").wait_for()
     names = {text.strip() for text in menu.all_inner_texts()}
     assert {"Dashboard", "Files", "Upload", "Insights"} <= names, names
-    assert not names & {"Holds", "Jobs", "Events", "Audit", "Policies", "Webhooks", "Erasure"}
+    assert not names & {
+        "Holds",
+        "Jobs",
+        "Events",
+        "Audit",
+        "Policies",
+        "Webhooks",
+        "Erasure",
+        "Download links",
+    }
     # A producer may not verify the chain: the server's reason is shown (403), and the tab
     # stays signed in (only a 401 signs out).
     page.goto("/audit")
@@ -318,33 +333,58 @@ def test_portuguese_and_dark_theme(page: Any) -> None:
     page.get_by_role("heading", name="Painel", level=1).wait_for()
     page.get_by_role("menuitem", name="Arquivos").wait_for()
     page.get_by_role("button", name="Alternar modo claro/escuro").click()
-    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    channels = [int(part) for part in background[background.index("(") + 1 : -1].split(",")[:3]]
-    assert sum(channels) < 3 * 80, f"the dark theme did not apply: {background}"
+    assert is_dark(page), "the dark theme did not apply"
     screenshots(page, "dashboard-pt-dark")
 
 
+def test_links_page_lists_and_revokes(page: Any, ui_server: LiveServer) -> None:
+    with ui_server.client() as client:
+        made = client.put("/api/v1/data/ui-links/trailer-cut.mov", content=b"frames" * 100)
+        link = client.post(f"/api/v1/files/{made.json()['id']}/links", json={"max_picks": 3})
+    assert link.status_code == 201, link.text
+    sign_in(page)
+    page.get_by_role("menuitem", name="Download links").click()
+    row = page.get_by_role("row").filter(has_text="trailer-cut.mov")
+    row.get_by_text("0 / 3").wait_for()
+    row.get_by_text("active").wait_for()
+    screenshots(page, "links")
+    row.get_by_role("button", name="Revoke").click()
+    row.wait_for(state="detached")  # the list shows active links, and this one no longer is
+    with ui_server.client() as client:
+        listed = client.get(f"/api/v1/files/{made.json()['id']}/links").json()["items"]
+    assert [item["state"] for item in listed] == ["revoked"]
+
+
+MAIN_PAGES = [
+    ("/", "Dashboard"),
+    ("/files", "Files"),
+    ("/upload", "Upload a file"),
+    ("/holds", "Holds"),
+    ("/jobs", "Jobs"),
+    ("/events", "Events"),
+    ("/audit", "Audit"),
+    ("/policies", "Policies"),
+    ("/links", "Download links"),
+    ("/insights", "Insights"),
+]
+
+
 def test_main_pages_have_no_serious_accessibility_problems(audited_page: Any) -> None:
+    """Every main page in the light theme, then again in the dark one (contrast differs)."""
     page = audited_page
     page.goto("/")
     page.locator("#token").wait_for()
     found = {"login": serious_violations(page)}
     sign_in(page)
-    for path, ready in [
-        ("/", "Dashboard"),
-        ("/files", "Files"),
-        ("/upload", "Upload a file"),
-        ("/holds", "Holds"),
-        ("/jobs", "Jobs"),
-        ("/events", "Events"),
-        ("/audit", "Audit"),
-        ("/policies", "Policies"),
-        ("/insights", "Insights"),
-    ]:
-        page.goto(path)
-        page.get_by_text(ready).first.wait_for()
-        page.wait_for_timeout(500)
-        found[path] = serious_violations(page)
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            page.get_by_role("button", name="Toggle light/dark mode").click()
+        for path, ready in MAIN_PAGES:
+            page.goto(path)
+            page.get_by_text(ready).first.wait_for()
+            page.wait_for_timeout(500)
+            assert is_dark(page) == (theme == "dark"), path
+            found[f"{path} ({theme})"] = serious_violations(page)
     problems = {path: items for path, items in found.items() if items}
     assert not problems, problems
 

@@ -8,6 +8,7 @@ import WorkIcon from "@mui/icons-material/Work";
 import ListAltIcon from "@mui/icons-material/ListAlt";
 import PolicyIcon from "@mui/icons-material/Policy";
 import WebhookIcon from "@mui/icons-material/Webhook";
+import LinkIcon from "@mui/icons-material/Link";
 import { authProvider } from "./authProvider";
 import { dataProvider } from "./dataProvider";
 import { i18nProvider } from "./i18n";
@@ -18,6 +19,7 @@ import type { Role } from "./api";
 import { FileList, FileShow } from "./resources/files";
 import { UploadPage } from "./resources/upload";
 import { HoldCreate, HoldList } from "./resources/holds";
+import { LinkList } from "./resources/links";
 import { JobList } from "./resources/jobs";
 import { EventList } from "./resources/events";
 import { PolicyCreate, PolicyList, PolicyShow } from "./resources/policies";
@@ -57,6 +59,9 @@ export function App() {
           <Resource name="files" list={FileList} show={FileShow} icon={DescriptionIcon} />
           {can(role, "lifecycle:read") && (
             <Resource name="holds" icon={GavelIcon} list={HoldList} create={can(role, "lifecycle:manage") ? HoldCreate : undefined} />
+          )}
+          {(can(role, "lifecycle:read") || can(role, "links:manage")) && (
+            <Resource name="links" icon={LinkIcon} list={LinkList} />
           )}
           {can(role, "jobs:read") && <Resource name="jobs" icon={WorkIcon} list={JobList} />}
           {can(role, "events:read") && <Resource name="events" icon={ListAltIcon} list={EventList} />}

@@ -66,6 +66,11 @@ const STATE_COLORS: Record<string, "default" | "success" | "warning" | "error" |
   running: "warning",
   failed: "error",
   cancelled: "default",
+  active: "success",
+  used: "default",
+  expired: "default",
+  revoked: "warning",
+  unavailable: "warning",
 };
 
 export function StateChip({ source = "state" }: { source?: string; label?: string; sortable?: boolean }) {

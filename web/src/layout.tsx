@@ -23,6 +23,7 @@ function AppMenu() {
         <Menu.Item to="/upload" primaryText="datoferum.menu.upload" leftIcon={<UploadIcon />} />
       )}
       {can(permissions, "lifecycle:read") && <Menu.ResourceItem name="holds" />}
+      {(can(permissions, "lifecycle:read") || can(permissions, "links:manage")) && <Menu.ResourceItem name="links" />}
       {can(permissions, "jobs:read") && <Menu.ResourceItem name="jobs" />}
       {can(permissions, "events:read") && <Menu.ResourceItem name="events" />}
       {can(permissions, "audit:verify") && (

@@ -20,15 +20,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from datoferum.domain.ids import is_id, isoformat, new_id, utcnow
 from datoferum.domain.records import FileRecord, State
 from datoferum.domain.roles import Permission, Principal
 from datoferum.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from datoferum.services.files import get_file
+from datoferum.services.listing import Slice, Window, check_filters, sql_window, text_filter
 from datoferum.spine import eventlog, jobs
 from datoferum.spine.catalog.database import Catalog
-from datoferum.spine.catalog.schema import File, Link, Version
+from datoferum.spine.catalog.schema import Collection, File, Link, Version
 from datoferum.spine.eventlog import NewEvent
 from datoferum.spine.jobs import NewJob
 
@@ -161,6 +163,41 @@ _SELECT = select(Link.__table__, Version.state.label("version_state")).join(
 )
 
 
+#: Every link with where its file is, for listings across files.
+_LISTED = (
+    _SELECT.add_columns(Collection.name.label("collection"), File.path)
+    .join(File, File.id == Link.file_id)
+    .join(Collection, Collection.id == File.collection_id)
+)
+SORTS = {
+    "id": Link.id, "created_at": Link.created_at, "expires_at": Link.expires_at,
+    "picks": Link.picks, "collection": Collection.name, "path": File.path,
+    "created_by": Link.created_by,
+}  # fmt: skip
+LIST_FILTERS = ("state", "file_id", "created_by", "q")
+
+
+def _in_state(state: str, now: datetime) -> ColumnElement[bool]:
+    """The SQL twin of ``LinkRecord.state``: the first case that holds decides, as there."""
+    cases = [
+        (LinkState.REVOKED, Link.revoked_at.is_not(None)),
+        (LinkState.USED, Link.picks >= Link.max_picks),
+        (LinkState.EXPIRED, Link.expires_at <= now),
+        (LinkState.PURGED, Version.state.in_([State.PURGING, State.PURGED])),
+        (LinkState.UNAVAILABLE, Version.state.not_in(sorted(State.READABLE))),
+    ]
+    condition: ColumnElement[bool] | None = None
+    for name, holds in cases:
+        matched = holds if condition is None else ~condition & holds
+        if name == state:
+            return matched
+        condition = holds if condition is None else condition | holds
+    if state == LinkState.ACTIVE and condition is not None:
+        return ~condition
+    names = ", ".join([LinkState.ACTIVE, *(name for name, _ in cases)])
+    raise InvalidInput(f"unknown link state {state!r}; states are: {names}")
+
+
 def _record(row: Any) -> LinkRecord:
     return LinkRecord(
         row.id, row.file_id, row.version, row.max_picks, row.picks, row.expires_at,
@@ -244,6 +281,29 @@ class LinkService:
             get_file(conn, file_id, with_versions=False)  # 404 for an unknown file
             rows = conn.execute(_SELECT.where(Link.file_id == file_id).order_by(Link.id)).all()
         return [_record(row) for row in rows]
+
+    def listing(self, window: Window) -> Slice:
+        """Links of every file, a window at a time, each with its file's collection and path.
+        Filters: ``state`` (as computed now), ``file_id``, ``created_by`` and ``q`` (text in
+        the path)."""
+        check_filters(window, LIST_FILTERS)
+        now = utcnow()
+        statement = _LISTED
+        if (state := text_filter(window, "state")) is not None:
+            statement = statement.where(_in_state(state, now))
+        if (file_id := text_filter(window, "file_id")) is not None:
+            statement = statement.where(Link.file_id == file_id)
+        if (creator := text_filter(window, "created_by")) is not None:
+            statement = statement.where(Link.created_by == creator)
+        if (text := text_filter(window, "q")) is not None:
+            statement = statement.where(File.path.contains(text, autoescape=True))
+        with self.catalog.reading() as conn:
+            found = sql_window(conn, statement, SORTS, window, Link.id)
+        items = [
+            {**_record(row).as_dict(), "collection": row.collection, "path": row.path}
+            for row in found.items
+        ]
+        return Slice(items, found.total, found.capped)
 
     def revoke(self, actor: Principal, link_id: str, correlation_id: str = "") -> LinkRecord:
         """Stop a link at once; revoking it again changes nothing (like tokens)."""

@@ -129,7 +129,7 @@ export const en = {
       receiving: "receiving", captured: "captured", classified: "classified", placing: "placing",
       stored: "stored", held: "held", purging: "purging", purged: "purged", queued: "queued",
       running: "running", succeeded: "succeeded", failed: "failed", cancelled: "cancelled",
-      active: "active", used: "used up", expired: "expired", revoked: "revoked",
+      active: "active", used: "used up", expired: "expired", revoked: "revoked", unavailable: "unavailable",
     },
   },
   resources: {
@@ -146,6 +146,14 @@ export const en = {
       fields: {
         id: "Id", scope: "Scope", target: "Target", reason: "Reason", owner: "Owner",
         active: "Active", created_at: "Placed", created_by: "Placed by", released_at: "Released",
+        q: "Search",
+      },
+    },
+    links: {
+      name: "Download link |||| Download links",
+      fields: {
+        id: "Id", collection: "Collection", path: "Path", version: "Version", state: "State",
+        picks: "Picks", expires_at: "Expires", created_by: "Made by", created_at: "Made",
         q: "Search",
       },
     },

@@ -131,7 +131,7 @@ export const pt: Messages = {
       receiving: "recebendo", captured: "capturado", classified: "classificado", placing: "distribuindo",
       stored: "armazenado", held: "retido", purging: "expurgando", purged: "expurgado", queued: "na fila",
       running: "executando", succeeded: "concluída", failed: "falhou", cancelled: "cancelada",
-      active: "ativo", used: "esgotado", expired: "expirado", revoked: "revogado",
+      active: "ativo", used: "esgotado", expired: "expirado", revoked: "revogado", unavailable: "indisponível",
     },
   },
   resources: {
@@ -148,6 +148,14 @@ export const pt: Messages = {
       fields: {
         id: "Id", scope: "Escopo", target: "Alvo", reason: "Motivo", owner: "Responsável",
         active: "Ativa", created_at: "Aplicada em", created_by: "Aplicada por", released_at: "Liberada em",
+        q: "Buscar",
+      },
+    },
+    links: {
+      name: "Link de download |||| Links de download",
+      fields: {
+        id: "Id", collection: "Coleção", path: "Caminho", version: "Versão", state: "Estado",
+        picks: "Downloads", expires_at: "Expira em", created_by: "Criado por", created_at: "Criado em",
         q: "Buscar",
       },
     },

@@ -1,8 +1,15 @@
 import { useCallback, useEffect, useState } from "react";
-import { Alert, Box, Button, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField } from "@mui/material";
-import { useNotify, useTranslate } from "react-admin";
-import { api, jsonBody } from "../api";
-import { useFormat } from "../format";
+import {
+  Alert, Box, Button, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, useMediaQuery,
+  type Theme,
+} from "@mui/material";
+import {
+  Datagrid, FunctionField, List, SearchInput, SelectInput, SimpleList, TextField as RaTextField,
+  useNotify, usePermissions, useRecordContext, useRefresh, useTranslate,
+} from "react-admin";
+import { api, jsonBody, type Role } from "../api";
+import { DateText, StateChip, useFormat } from "../format";
+import { can } from "../permissions";
 
 interface LinkRecord {
   id: string;
@@ -102,5 +109,67 @@ export function LinksPanel({ fileId, canManage }: { fileId: string; canManage: b
         </Box>
       )}
     </Box>
+  );
+}
+
+const linkStates = ["active", "used", "expired", "revoked", "purged", "unavailable"].map((id) => ({
+  id,
+  name: `datoferum.states.${id}`,
+}));
+
+const linkFilters = [
+  <SearchInput key="q" source="q" alwaysOn />,
+  <SelectInput key="state" source="state" choices={linkStates} alwaysOn />,
+];
+
+function RevokeLinkButton() {
+  const record = useRecordContext();
+  const translate = useTranslate();
+  const notify = useNotify();
+  const refresh = useRefresh();
+  if (record?.state !== "active") return null;
+  const revoke = async () => {
+    try {
+      await api(`/api/v1/links/${record.id}`, { method: "DELETE" });
+      refresh();
+    } catch (error) {
+      notify((error as Error).message, { type: "error" });
+    }
+  };
+  return (
+    <Button size="small" onClick={(event) => { event.stopPropagation(); void revoke(); }}>
+      {translate("datoferum.links.revoke")}
+    </Button>
+  );
+}
+
+/** Every file's pick-and-go links: which are live, how many picks are left, when they end. */
+export function LinkList() {
+  const { permissions } = usePermissions<Role>();
+  const small = useMediaQuery<Theme>((theme) => theme.breakpoints.down("sm"));
+  const format = useFormat();
+  return (
+    <List filters={linkFilters} filterDefaultValues={{ state: "active" }} sort={{ field: "created_at", order: "DESC" }}>
+      {small ? (
+        <SimpleList
+          primaryText={(record) => `${record.collection}/${record.path}`}
+          secondaryText={(record) => `${record.state} · ${record.picks}/${record.max_picks}`}
+          tertiaryText={(record) => format.date(String(record.expires_at))}
+          linkType={(record) => `/files/${record.file_id}/show`}
+        />
+      ) : (
+        <Datagrid bulkActionButtons={false} rowClick={(_id, _resource, record) => `/files/${record.file_id}/show`}>
+          <RaTextField source="collection" />
+          <RaTextField source="path" />
+          <RaTextField source="version" />
+          <StateChip source="state" />
+          <FunctionField source="picks" render={(record: LinkRecord) => `${record.picks} / ${record.max_picks}`} />
+          <DateText source="expires_at" />
+          <RaTextField source="created_by" />
+          <DateText source="created_at" />
+          {can(permissions, "links:manage") && <RevokeLinkButton />}
+        </Datagrid>
+      )}
+    </List>
   );
 }

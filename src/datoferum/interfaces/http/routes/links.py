@@ -1,5 +1,6 @@
 """Pick-and-go links: ``/api/v1/files/{file_id}/links`` and ``/api/v1/links/{link_id}`` manage
-them; ``/l/{secret}`` serves the file to whoever holds the address, without a token."""
+them, ``/api/v1/links`` lists them across files; ``/l/{secret}`` serves the file to whoever
+holds the address, without a token."""
 
 from __future__ import annotations
 
@@ -16,14 +17,18 @@ from datoferum.interfaces.http.params import json_object
 from datoferum.interfaces.http.routes.data import serve_download
 from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.http.security import authorize, authorize_any
+from datoferum.interfaces.http.windows import window_of, window_response
 from datoferum.services.links import (
     DEFAULT_EXPIRY_SECONDS,
+    LIST_FILTERS,
     MAX_EXPIRY_SECONDS,
     MAX_PICKS,
     MIN_EXPIRY_SECONDS,
     PATH_PREFIX,
+    SORTS,
     LinkTerms,
 )
+from datoferum.services.listing import Window
 
 
 async def create_link(request: Request) -> Response:
@@ -46,6 +51,17 @@ async def list_links(request: Request) -> Response:
         services_of(request).links.for_file, request.path_params["file_id"]
     )
     return JSONResponse({"items": [link.as_dict() for link in found]})
+
+
+async def all_links(request: Request) -> Response:
+    await authorize_any(
+        request, (Permission.READ_LIFECYCLE, Permission.SHARE), "list download links"
+    )
+    window = window_of(
+        request, sortable=tuple(SORTS), filterable=LIST_FILTERS, default_sort=("created_at", True)
+    ) or Window("created_at", True, 0, 24, {})
+    found = await run_in_threadpool(services_of(request).links.listing, window)
+    return window_response("links", window, found, lambda item: item)
 
 
 async def revoke_link(request: Request) -> Response:
@@ -73,6 +89,7 @@ async def pick(request: Request) -> Response:
 
 ROUTES = [
     route("/api/v1/files/{file_id}/links", GET=list_links, POST=create_link),
+    Route("/api/v1/links", all_links, methods=["GET"]),
     Route("/api/v1/links/{link_id}", revoke_link, methods=["DELETE"]),
     route("/l/{secret}", GET=pick, HEAD=pick),
 ]
@@ -127,6 +144,18 @@ PATHS = {
                 }
             ),
         ),
+    },
+    "/api/v1/links": {
+        "get": apidoc.operation(
+            "Pick-and-go links of every file, newest first, with their file's collection and "
+            "path (no secrets); a window of 25 unless asked otherwise",
+            {"200": apidoc.json_body(apidoc.OBJECT, "Links")},
+            parameters=apidoc.window(
+                ", ".join(SORTS),
+                "state (active, used, expired, revoked, purged, unavailable), file_id, "
+                "created_by, q (text in the path)",
+            ),
+        )
     },
     "/api/v1/links/{link_id}": {
         "delete": apidoc.operation(
