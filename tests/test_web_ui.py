@@ -277,6 +277,27 @@ def test_dashboard_follows_new_events(page: Any, ui_server: LiveServer) -> None:
     assert listings == []
 
 
+def test_dashboard_shows_captures_purges_due_and_lag(page: Any, ui_server: LiveServer) -> None:
+    with ui_server.client() as client:
+        client.put("/api/v1/data/ui-activity/today.txt", content=b"today")
+        activity = client.get("/api/v1/stats/activity", params={"days": "30"}).json()
+    today = activity["captured"][-1]
+    sign_in(page)
+    page.get_by_text("Versions captured per day (last 30 days)").wait_for()
+    page.get_by_text("Purges due per day (next 30 days)").wait_for()
+    assert "Purge lag (oldest overdue): 0 s" in page.get_by_test_id("purge-lag").inner_text()
+    # Each chart is described for screen readers: the captures' description carries today's
+    # count.
+    labels = page.evaluate(
+        "[...document.querySelectorAll('[aria-label]')].map((node) => node.getAttribute("
+        "'aria-label'))"
+    )
+    described = [label for label in labels if label.startswith("Versions captured per day")]
+    assert len(described) == 1, labels
+    assert f"{today['day']}: {today['versions']:,} (" in described[0], described
+    screenshots(page, "dashboard")
+
+
 def test_audit_chain_and_a_certificate_checked_in_the_browser(
     page: Any, ui_server: LiveServer
 ) -> None:

@@ -1,5 +1,6 @@
-// The dashboard: totals by collection and by state, the queue, the newest events. It is loaded
-// on its own (React.lazy) because it carries the charting library.
+// The dashboard: totals by collection and by state, captures per day, purges due per day, the
+// queue and the purge lag, the newest events. It is loaded on its own (React.lazy) because it
+// carries the charting library.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Alert, Box, Card, CardContent, Chip, Stack, Typography, useTheme } from "@mui/material";
 import ReactEChartsCore from "echarts-for-react/lib/core";
@@ -30,6 +31,26 @@ interface Stats {
 interface Queue {
   jobs: Record<string, number>;
   oldest_due_seconds: number;
+  next_purge_due: string | null;
+  purges_overdue: number;
+  purge_lag_seconds: number;
+}
+interface Day {
+  day: string;
+  versions: number;
+  bytes: number;
+}
+interface Activity {
+  days: number;
+  captured: Day[];
+  purges_due: Day[];
+}
+
+const ACTIVITY_DAYS = 30;
+
+/** Every day from ``first`` for ``count`` days (YYYY-MM-DD, UTC), so quiet days show as zero. */
+function dayRange(first: Date, count: number): string[] {
+  return Array.from({ length: count }, (_, index) => new Date(first.getTime() + index * 86_400_000).toISOString().slice(0, 10));
 }
 interface EventRow {
   id: string;
@@ -65,6 +86,7 @@ export default function Dashboard() {
   const { permissions } = usePermissions<Role>();
   const [stats, setStats] = useState<Stats | null>(null);
   const [queue, setQueue] = useState<Queue | null>(null);
+  const [activity, setActivity] = useState<Activity | null>(null);
   const [events, setEvents] = useState<EventRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [live, setLive] = useState(false);
@@ -75,6 +97,9 @@ export default function Dashboard() {
     api<Stats>("/api/v1/stats")
       .then(({ json }) => setStats(json))
       .catch((failure: Error) => setError(failure.message));
+    api<Activity>(`/api/v1/stats/activity?days=${ACTIVITY_DAYS}`)
+      .then(({ json }) => setActivity(json))
+      .catch(() => setActivity(null));
   }, []);
 
   const load = useCallback(() => {
@@ -124,6 +149,37 @@ export default function Dashboard() {
     yAxis: { type: "category", axisLabel: { color: text }, data: (stats?.by_collection ?? []).slice(0, 12).map((row) => row.collection) },
     series: [{ type: "bar", data: (stats?.by_collection ?? []).slice(0, 12).map((row) => row.bytes), itemStyle: { color: theme.palette.primary.main } }],
   };
+  const perDay = (title: string, days: string[], rows: Day[] | undefined, color: string) => {
+    const found = new Map((rows ?? []).map((row) => [row.day, row]));
+    // Said to screen readers instead of the bars: the days that have any, with their counts.
+    const busy = days.filter((day) => found.has(day)).map((day) => `${day}: ${format.number(found.get(day)!.versions)} (${format.bytes(found.get(day)!.bytes)})`);
+    return {
+      aria: { enabled: true, label: { description: `${title}. ${busy.length ? busy.join("; ") : translate("datoferum.common.none")}.` } },
+      backgroundColor: "transparent",
+      textStyle: { color: text },
+      tooltip: {
+        trigger: "axis",
+        formatter: (items: { axisValue: string; dataIndex: number }[]) => {
+          const row = found.get(days[items[0].dataIndex]);
+          return `${format.date(items[0].axisValue)}<br/>${format.number(row?.versions ?? 0)} · ${format.bytes(row?.bytes ?? 0)}`;
+        },
+      },
+      grid: { left: 8, right: 16, top: 8, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: days, axisLabel: { color: text, formatter: (day: string) => day.slice(5) } },
+      yAxis: { type: "value", minInterval: 1, axisLabel: { color: text } },
+      series: [{ type: "bar", data: days.map((day) => found.get(day)?.versions ?? 0), itemStyle: { color } }],
+    };
+  };
+  const today = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
+  const capturedTitle = translate("datoferum.dashboard.captured", { days: ACTIVITY_DAYS });
+  const purgesTitle = translate("datoferum.dashboard.purges_due", { days: ACTIVITY_DAYS });
+  const captured = perDay(
+    capturedTitle,
+    dayRange(new Date(today.getTime() - (ACTIVITY_DAYS - 1) * 86_400_000), ACTIVITY_DAYS),
+    activity?.captured,
+    theme.palette.primary.main,
+  );
+  const purgesDue = perDay(purgesTitle, dayRange(today, ACTIVITY_DAYS + 1), activity?.purges_due, theme.palette.warning.main);
   const byState = {
     aria: { enabled: true },
     backgroundColor: "transparent",
@@ -176,6 +232,14 @@ export default function Dashboard() {
             <Typography variant="body2" sx={{ mt: 1 }}>
               {translate("datoferum.dashboard.oldest_due")}: {format.number(Math.round(queue.oldest_due_seconds))} s
             </Typography>
+            <Typography variant="body2" data-testid="purge-lag">
+              {translate("datoferum.dashboard.purge_lag")}: {format.number(Math.round(queue.purge_lag_seconds))} s
+              {" · "}
+              {translate("datoferum.dashboard.purges_overdue")}: {format.number(queue.purges_overdue)}
+            </Typography>
+            <Typography variant="body2">
+              {translate("datoferum.dashboard.next_purge")}: {queue.next_purge_due ? format.date(queue.next_purge_due) : "—"}
+            </Typography>
           </Panel>
         )}
       </Stack>
@@ -185,6 +249,14 @@ export default function Dashboard() {
         </Panel>
         <Panel title={translate("datoferum.dashboard.by_state")}>
           <ReactEChartsCore echarts={echarts} option={byState} notMerge style={{ height: 280, width: "100%" }} opts={{ renderer: "svg" }} />
+        </Panel>
+      </Stack>
+      <Stack direction="row" sx={{ flexWrap: "wrap", gap: 2, mt: 2 }}>
+        <Panel title={capturedTitle}>
+          <ReactEChartsCore echarts={echarts} option={captured} notMerge style={{ height: 240, width: "100%" }} opts={{ renderer: "svg" }} />
+        </Panel>
+        <Panel title={purgesTitle}>
+          <ReactEChartsCore echarts={echarts} option={purgesDue} notMerge style={{ height: 240, width: "100%" }} opts={{ renderer: "svg" }} />
         </Panel>
       </Stack>
       {events && (

@@ -96,6 +96,11 @@ export const en = {
       oldest_due: "Oldest due job waiting",
       total_files: "Files",
       total_bytes: "Stored (newest versions)",
+      purge_lag: "Purge lag (oldest overdue)",
+      purges_overdue: "overdue",
+      next_purge: "Next purge due",
+      captured: "Versions captured per day (last %{days} days)",
+      purges_due: "Purges due per day (next %{days} days)",
       live: "Live",
     },
     policies: {

@@ -98,6 +98,11 @@ export const pt: Messages = {
       oldest_due: "Tarefa vencida mais antiga esperando",
       total_files: "Arquivos",
       total_bytes: "Armazenado (versões mais novas)",
+      purge_lag: "Atraso de expurgo (o mais antigo vencido)",
+      purges_overdue: "vencidos",
+      next_purge: "Próximo expurgo previsto",
+      captured: "Versões capturadas por dia (últimos %{days} dias)",
+      purges_due: "Expurgos previstos por dia (próximos %{days} dias)",
       live: "Ao vivo",
     },
     policies: {
