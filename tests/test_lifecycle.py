@@ -186,6 +186,20 @@ def test_signals(server: LiveServer, collection: str, role_tokens: dict[str, str
             consumer.post(f"/api/v1/files/{'0' * 32}/signals", json={"name": "x"}).status_code
             == 404
         )
+        assert consumer.post(url, json={"name": "published"}).status_code == 201
+    with server.client(token=role_tokens["producer"]) as producer:
+        listed = producer.get(url)
+        assert listed.status_code == 200, listed.text
+        items = listed.json()["items"]
+        assert [(i["name"], i["data"], i["version"]) for i in items] == [
+            ("published", {}, 1), ("consumed", {"by": "player-7"}, 1),
+        ]  # fmt: skip
+        assert items[0]["actor"].startswith("token:") and items[0]["at"].endswith("Z")
+        assert [i["name"] for i in producer.get(url, params={"limit": 1}).json()["items"]] == [
+            "published"
+        ]
+        assert producer.get(url, params={"limit": 0}).status_code == 400
+        assert producer.get(f"/api/v1/files/{'0' * 32}/signals").status_code == 404
     with server.client() as client:
         assert "file.signal" in _event_types(client, file["id"])
         assert _purge(client, file["id"]).status_code == 200

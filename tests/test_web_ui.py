@@ -358,6 +358,29 @@ def test_portuguese_and_dark_theme(page: Any) -> None:
     screenshots(page, "dashboard-pt-dark")
 
 
+def test_file_page_sends_and_lists_signals(page: Any, ui_server: LiveServer) -> None:
+    with ui_server.client() as client:
+        made = client.put("/api/v1/data/ui-signals/episode-01.mxf", content=b"mxf" * 100)
+    file_id = made.json()["id"]
+    sign_in(page)
+    page.goto(f"/files/{file_id}/show")
+    page.get_by_text("No signal about this file yet.").wait_for()
+    page.fill("#signal-name", "published")
+    page.get_by_role("button", name="Send signal").click()
+    table = page.get_by_role("table", name="Signals")
+    table.get_by_role("cell", name="published", exact=True).wait_for()
+    with ui_server.client() as client:
+        sent = client.get(f"/api/v1/files/{file_id}/signals").json()["items"]
+    assert [(item["name"], item["actor"]) for item in sent] == [
+        ("published", f"token:{_admin_id(ui_server)}")
+    ]
+
+
+def _admin_id(server: LiveServer) -> str:
+    with server.client() as client:
+        return str(client.get("/api/v1/whoami").json()["subject"]).removeprefix("token:")
+
+
 def test_links_page_lists_and_revokes(page: Any, ui_server: LiveServer) -> None:
     with ui_server.client() as client:
         made = client.put("/api/v1/data/ui-links/trailer-cut.mov", content=b"frames" * 100)

@@ -13,15 +13,17 @@ export type Permission =
   | "lifecycle:read"
   | "lifecycle:manage"
   | "webhooks:manage"
-  | "links:manage";
+  | "links:manage"
+  | "signals:send";
 
 const TABLE: Record<Role, Permission[]> = {
   admin: [
     "data:write", "data:read", "catalog:read", "events:read", "audit:verify", "jobs:read",
     "jobs:manage", "lifecycle:read", "lifecycle:manage", "webhooks:manage", "links:manage",
+    "signals:send",
   ],
-  producer: ["data:write", "catalog:read"],
-  consumer: ["data:read", "catalog:read", "links:manage"],
+  producer: ["data:write", "catalog:read", "signals:send"],
+  consumer: ["data:read", "catalog:read", "links:manage", "signals:send"],
   auditor: ["catalog:read", "events:read", "audit:verify", "jobs:read", "lifecycle:read"],
 };
 

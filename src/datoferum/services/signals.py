@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from datoferum.domain.ids import is_id
+from datoferum.domain.ids import is_id, isoformat
 from datoferum.domain.records import State
 from datoferum.domain.roles import Principal
 from datoferum.errors import Conflict, InvalidInput, NotFound
 from datoferum.services import plans
+from datoferum.services.files import get_file
 from datoferum.services.plans import PlanItem
 from datoferum.services.worker import JobContext
 from datoferum.spine import eventlog, jobs
@@ -98,6 +99,24 @@ class SignalService:
             )
         )  # fmt: skip
         return event
+
+    def for_file(self, file_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The file's newest ``limit`` signals, newest first (a 404 for an unknown file)."""
+        with self.catalog.reading() as conn:
+            get_file(conn, file_id, with_versions=False)
+            rows = conn.execute(
+                select(Signal.name, Signal.version, Signal.data, Signal.at, Signal.actor)
+                .where(Signal.file_id == file_id)
+                .order_by(Signal.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            {
+                "name": row.name, "version": row.version, "data": json.loads(row.data),
+                "at": isoformat(row.at), "actor": row.actor,
+            }
+            for row in rows
+        ]  # fmt: skip
 
     def send(
         self, actor: Principal, file_id: str, name: Any, data: Any, correlation_id: str = ""

@@ -35,6 +35,7 @@ export const en = {
       timeline: "Lifecycle timeline",
       holds: "Legal holds",
       links: "Download links",
+      signals: "Signals",
       metadata: "Metadata",
       tags: "Tags",
       retention: "Retention",
@@ -119,6 +120,15 @@ export const en = {
       max_picks: "Downloads allowed",
       expires: "Expires in (hours)",
       revoke: "Revoke",
+    },
+    signals: {
+      name: "Signal name",
+      help: "e.g. published, consumed, approved-for-deletion",
+      send: "Send signal",
+      none: "No signal about this file yet.",
+      at: "Received",
+      actor: "From",
+      data: "Data",
     },
     erasure: {
       title: "Erasure request (LGPD/GDPR)",

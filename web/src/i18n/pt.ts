@@ -37,6 +37,7 @@ export const pt: Messages = {
       timeline: "Linha do tempo do ciclo de vida",
       holds: "Retenções legais",
       links: "Links de download",
+      signals: "Sinais",
       metadata: "Metadados",
       tags: "Etiquetas",
       retention: "Retenção",
@@ -121,6 +122,15 @@ export const pt: Messages = {
       max_picks: "Downloads permitidos",
       expires: "Expira em (horas)",
       revoke: "Revogar",
+    },
+    signals: {
+      name: "Nome do sinal",
+      help: "ex.: published, consumed, approved-for-deletion",
+      send: "Enviar sinal",
+      none: "Nenhum sinal sobre este arquivo ainda.",
+      at: "Recebido em",
+      actor: "De",
+      data: "Dados",
     },
     erasure: {
       title: "Pedido de eliminação (LGPD/GDPR)",

@@ -18,6 +18,7 @@ import { BytesField, DateText, StateChip, useFormat } from "../format";
 import { can } from "../permissions";
 import { PurgePreview } from "./purge";
 import { LinksPanel } from "./links";
+import { SignalsPanel } from "./signals";
 
 export const FILE_STATES = ["receiving", "captured", "classified", "placing", "stored", "purging", "purged"];
 const stateChoices = FILE_STATES.map((state) => ({ id: state, name: `datoferum.states.${state}` }));
@@ -315,6 +316,9 @@ function FileBody() {
           <LinksPanel fileId={fileId} canManage={can(permissions, "links:manage")} />
         </Section>
       )}
+      <Section title={translate("datoferum.files.signals")}>
+        <SignalsPanel fileId={fileId} canSend={can(permissions, "signals:send")} />
+      </Section>
       {can(permissions, "events:read") && (
         <Section title={translate("datoferum.files.timeline")}>
           <Timeline fileId={fileId} />

@@ -11,7 +11,8 @@ from datoferum.domain.roles import Permission
 from datoferum.errors import InvalidInput
 from datoferum.interfaces.http import apidoc
 from datoferum.interfaces.http.context import request_id, services_of
-from datoferum.interfaces.http.params import json_object
+from datoferum.interfaces.http.params import is_decimal, json_object
+from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.http.security import authorize
 from datoferum.services.policies import check_filters
 
@@ -28,6 +29,21 @@ async def send(request: Request) -> Response:
         request_id(request),
     )
     return JSONResponse(event.as_dict(), status_code=201)
+
+
+#: The most signals one listing returns.
+MAX_LISTED = 1000
+
+
+async def list_signals(request: Request) -> Response:
+    await authorize(request, Permission.READ_CATALOG)
+    raw = request.query_params.get("limit", "100")
+    if not is_decimal(raw) or not 1 <= int(raw) <= MAX_LISTED:
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LISTED}, got {raw!r}")
+    items = await run_in_threadpool(
+        services_of(request).signals.for_file, request.path_params["file_id"], int(raw)
+    )
+    return JSONResponse({"items": items})
 
 
 async def send_many(request: Request) -> Response:
@@ -53,7 +69,7 @@ async def send_many(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/files/{file_id}/signals", send, methods=["POST"]),
+    route("/api/v1/files/{file_id}/signals", GET=list_signals, POST=send),
     Route("/api/v1/signals", send_many, methods=["POST"]),
 ]
 
@@ -83,6 +99,14 @@ PATHS = {
         )
     },
     "/api/v1/files/{file_id}/signals": {
+        "get": apidoc.operation(
+            "The file's newest signals, newest first (name, version, data, time, actor)",
+            {"200": apidoc.json_body(apidoc.OBJECT, "Signals"), "404": apidoc.PROBLEM},
+            parameters=[
+                apidoc.path("file_id", "File id."),
+                apidoc.query("limit", f"How many, 1 to {MAX_LISTED}; default 100."),
+            ],
+        ),
         "post": apidoc.operation(
             "Send a signal about a file (an event; policies may count time from it)",
             {"201": apidoc.json_body(apidoc.OBJECT, "The signal's event"), "409": apidoc.PROBLEM},
@@ -94,6 +118,6 @@ PATHS = {
                     "properties": {"name": {"type": "string"}, "data": {"type": "object"}},
                 }
             ),
-        )
+        ),
     },
 }
