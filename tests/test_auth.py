@@ -139,6 +139,8 @@ ENDPOINTS = [
              "/api/v1/files/{file_id}/purge", frozenset({"admin"}), 404, {"reason": "matrix"}),
     Endpoint("erasure", "POST", "/api/v1/erasure", "/api/v1/erasure", frozenset({"admin"}), 200,
              {"value": "matrix-{role}", "reason": "matrix"}),
+    Endpoint("list-erasure", "GET", "/api/v1/erasure", "/api/v1/erasure", frozenset({"admin"}),
+             200),
     Endpoint("get-erasure", "GET", "/api/v1/erasure/" + "0" * 32, "/api/v1/erasure/{request_id}",
              frozenset({"admin"}), 404),
     Endpoint("storage-layout", "GET", "/api/v1/storage", "/api/v1/storage", READERS, 200),

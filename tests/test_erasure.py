@@ -198,6 +198,22 @@ def test_erasure_events_name_the_subject_by_hash(server: LiveServer, collection:
     assert ours[0]["details"]["counts"] == {"would-purge": 1, "held": 0, "retained": 0}
     assert ours[2]["details"]["counts"]["purged"] == 1
     assert value not in json.dumps(ours)
+    # The list of requests finds it by the subject's hash, and shows the value nowhere.
+    with server.client() as client:
+        listed = client.get(
+            "/api/v1/erasure", params={"filter": json.dumps({"subject_hash": expected})}
+        )
+        assert listed.status_code == 200, listed.text
+        assert listed.headers["content-range"] == "erasure 0-0/1"
+        (item,) = listed.json()["items"]
+        assert (item["id"], item["state"], item["reason"]) == (request_id, "succeeded", "ticket 9")
+        assert value not in listed.text
+        newest = client.get("/api/v1/erasure").json()["items"]
+        assert [row["created_at"] for row in newest] == sorted(
+            (row["created_at"] for row in newest), reverse=True
+        )
+        bad = client.get("/api/v1/erasure", params={"filter": json.dumps({"value": value})})
+        assert bad.status_code == 400 and "subject_hash" in bad.json()["detail"]
 
 
 def test_values_with_quotes_and_wildcards_match_only_themselves(

@@ -381,6 +381,28 @@ def _admin_id(server: LiveServer) -> str:
         return str(client.get("/api/v1/whoami").json()["subject"]).removeprefix("token:")
 
 
+def test_erasure_preview_execute_and_follow(page: Any, ui_server: LiveServer) -> None:
+    subject = "cpf:123.456.789-09"
+    with ui_server.client() as client:
+        client.put(
+            "/api/v1/data/ui-erasure/interview.wav",
+            content=b"voice",
+            headers={"X-Meta-Subject": subject},
+        )
+    sign_in(page)
+    page.goto("/erasure")
+    page.fill("#erasure-value", subject)
+    page.fill("#erasure-reason", "titular asked (LGPD art. 18)")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_text('"would-purge": 1').wait_for()
+    page.get_by_role("button", name="Erase").click()
+    table = page.get_by_role("table", name="Requests")
+    row = table.get_by_role("row").filter(has_text="titular asked")
+    row.first.wait_for()
+    row.first.get_by_text("succeeded").wait_for(timeout=60_000)  # followed while it runs
+    assert subject not in table.inner_text()
+
+
 def test_links_page_lists_and_revokes(page: Any, ui_server: LiveServer) -> None:
     with ui_server.client() as client:
         made = client.put("/api/v1/data/ui-links/trailer-cut.mov", content=b"frames" * 100)

@@ -31,6 +31,7 @@ from datoferum.domain.metadata import KEY_PATTERN
 from datoferum.domain.records import State
 from datoferum.errors import InvalidInput, NotFound
 from datoferum.services import plans
+from datoferum.services.listing import Slice, Window, check_filters, sql_window, text_filter
 from datoferum.services.plans import PlanItem
 from datoferum.services.purge import BATCH as PURGE_BATCH
 from datoferum.services.purge import PurgeOutcome, PurgeRequest, PurgeService
@@ -154,6 +155,17 @@ def _event(conn: Connection, kind: str, actor: str, details: dict[str, Any], rid
     eventlog.append(conn, [NewEvent(kind, actor, details=details, correlation_id=rid)])
 
 
+SORTS = {
+    "created_at": ErasureRequest.created_at, "executed_at": ErasureRequest.executed_at,
+    "key": ErasureRequest.subject_key, "created_by": ErasureRequest.created_by,
+}  # fmt: skip
+_FILTERED = {
+    "key": ErasureRequest.subject_key, "created_by": ErasureRequest.created_by,
+    "subject_hash": ErasureRequest.subject_hash,
+}  # fmt: skip
+LIST_FILTERS = tuple(_FILTERED)
+
+
 class ErasureService:
     def __init__(self, catalog: Catalog, purge: PurgeService, default_key: str) -> None:
         self.catalog = catalog
@@ -269,6 +281,19 @@ class ErasureService:
                    "versions": len(items)}  # fmt: skip
         _event(conn, "erasure.queued", actor, details, correlation_id)
         return items
+
+    def listing(self, window: Window) -> Slice:
+        """Requests a window at a time (each as ``get`` shows it); filters: ``key``,
+        ``created_by``, and ``subject_hash`` (to find a subject's requests without their value)."""
+        check_filters(window, LIST_FILTERS)
+        statement = select(ErasureRequest.__table__)
+        for name in LIST_FILTERS:
+            if (value := text_filter(window, name)) is not None:
+                statement = statement.where(_FILTERED[name] == value)
+        with self.catalog.reading() as conn:
+            found = sql_window(conn, statement, SORTS, window, ErasureRequest.id)
+            items = [self._view(conn, row) for row in found.items]
+        return Slice(items, found.total, found.capped)
 
     def get(self, request_id: str) -> dict[str, Any]:
         with self.catalog.reading() as conn:

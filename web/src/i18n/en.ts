@@ -132,6 +132,9 @@ export const en = {
     },
     erasure: {
       title: "Erasure request (LGPD/GDPR)",
+      requests: "Requests",
+      made: "Made",
+      subject: "Subject (hash)",
       key: "Metadata key",
       value: "Data subject (metadata value)",
       preview: "Preview",
@@ -145,6 +148,7 @@ export const en = {
       stored: "stored", held: "held", purging: "purging", purged: "purged", queued: "queued",
       running: "running", succeeded: "succeeded", failed: "failed", cancelled: "cancelled",
       active: "active", used: "used up", expired: "expired", revoked: "revoked", unavailable: "unavailable",
+      previewed: "previewed",
     },
   },
   resources: {

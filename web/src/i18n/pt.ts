@@ -134,6 +134,9 @@ export const pt: Messages = {
     },
     erasure: {
       title: "Pedido de eliminação (LGPD/GDPR)",
+      requests: "Pedidos",
+      made: "Feito em",
+      subject: "Titular (hash)",
       key: "Chave de metadado",
       value: "Titular dos dados (valor do metadado)",
       preview: "Prévia",
@@ -147,6 +150,7 @@ export const pt: Messages = {
       stored: "armazenado", held: "retido", purging: "expurgando", purged: "expurgado", queued: "na fila",
       running: "executando", succeeded: "concluída", failed: "falhou", cancelled: "cancelada",
       active: "ativo", used: "esgotado", expired: "expirado", revoked: "revogado", unavailable: "indisponível",
+      previewed: "pré-visualizado",
     },
   },
   resources: {

@@ -17,7 +17,11 @@ from datoferum.errors import InvalidInput
 from datoferum.interfaces.http import apidoc
 from datoferum.interfaces.http.context import request_id, services_of
 from datoferum.interfaces.http.params import json_object
+from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.http.security import authorize
+from datoferum.interfaces.http.windows import window_of, window_response
+from datoferum.services.erasure import LIST_FILTERS, SORTS
+from datoferum.services.listing import Window
 
 FIELDS = frozenset({"key", "value", "reason", "dry_run", "plan"})
 
@@ -60,6 +64,17 @@ async def request_erasure(request: Request) -> Response:
     return JSONResponse(answer, status_code=200 if preview_only else 202)
 
 
+async def list_requests(request: Request) -> Response:
+    await authorize(request, Permission.MANAGE_LIFECYCLE)
+    window = window_of(
+        request, sortable=tuple(SORTS), filterable=LIST_FILTERS, default_sort=("created_at", True)
+    ) or Window("created_at", True, 0, 24, {})
+    found = await run_in_threadpool(services_of(request).erasure.listing, window)
+    return window_response(
+        "erasure", window, found, lambda item: {"id": item["request_id"], **item}
+    )
+
+
 async def get_request(request: Request) -> Response:
     await authorize(request, Permission.MANAGE_LIFECYCLE)
     answer = await run_in_threadpool(
@@ -69,13 +84,19 @@ async def get_request(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/erasure", request_erasure, methods=["POST"]),
+    route("/api/v1/erasure", GET=list_requests, POST=request_erasure),
     Route("/api/v1/erasure/{request_id}", get_request, methods=["GET"]),
 ]
 
 _REQUEST = apidoc.json_body(apidoc.OBJECT, "The request: state, preview counts, items, summary")
 PATHS = {
     "/api/v1/erasure": {
+        "get": apidoc.operation(
+            "Erasure requests, newest first (subjects by hash only), with their job's state and "
+            "progress; a window of 25 unless asked otherwise",
+            {"200": apidoc.json_body(apidoc.OBJECT, "Requests")},
+            parameters=apidoc.window(", ".join(SORTS), ", ".join(LIST_FILTERS)),
+        ),
         "post": apidoc.operation(
             "Erase a data subject's files: preview (dry_run, the default) as a plan, then execute "
             "the plan (or dry_run false: at once) as an erasure.run job",
@@ -96,7 +117,7 @@ PATHS = {
                     },
                 }
             ),
-        )
+        ),
     },
     "/api/v1/erasure/{request_id}": {
         "get": apidoc.operation(
