@@ -5,18 +5,16 @@ multi-gigabyte CUR costs the same memory as a small one. Every column is read as
 connectors decide what each one means (a CUR account id looks like a number and must stay a
 string). JSON is read one record at a time, either JSON Lines (what BigQuery's
 ``NEWLINE_DELIMITED_JSON`` extract writes) or one top-level array (what ``bq query
---format=json`` prints), with no record larger than ``MAX_RECORD_BYTES``. Gzip-compressed files
-(``.gz``) are read the same way.
+--format=json`` prints), with no record larger than ``jsonrecords.MAX_RECORD_BYTES`` (see
+``services/jsonrecords.py``). Gzip-compressed files (``.gz``) are read the same way.
 
 Every error names the file and, when it is known, the row (the header is row 1).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +24,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from datoferum.errors import BillingFileError
+from datoferum.services.jsonrecords import records
 
 #: Bytes of CSV parsed at a time (and so roughly the memory of one batch of rows).
 BLOCK_BYTES = 1 << 20
 #: JSON records handed over at a time.
 JSON_BATCH_ROWS = 4096
-#: The largest single JSON record accepted; a bigger one is a broken file, not a billing row.
-MAX_RECORD_BYTES = 16 << 20
 _CHUNK = 1 << 16
 
 
@@ -149,57 +146,21 @@ def _csv_batches(export: Export) -> Iterator[Batch]:
         raise BillingFileError(f"{export.path}: after row {next_row - 1}: {message}") from None
 
 
-def _records(path: Path) -> Iterator[tuple[int, Any]]:
-    """(record number, decoded record) for JSON Lines or a top-level JSON array, streamed."""
-    decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+def _chunks(path: Path) -> Iterator[bytes]:
     with _stream(path) as raw:
-        buffer = ""
-        number = 0
-        in_array: bool | None = None
-        done = False
         while True:
-            position = 0
-            while True:
-                while position < len(buffer) and buffer[position] in " \t\r\n,":
-                    position += 1
-                if in_array is None and position < len(buffer):
-                    in_array = buffer[position] == "["
-                    if in_array:
-                        position += 1
-                        continue
-                if position < len(buffer) and buffer[position] == "]" and in_array:
-                    return
-                if position >= len(buffer):
-                    break
-                try:
-                    record, end = decoder.raw_decode(buffer, position)
-                except json.JSONDecodeError as error:
-                    if not done and len(buffer) - position < MAX_RECORD_BYTES:
-                        break  # possibly an incomplete record: read more
-                    if done and error.pos >= len(buffer.rstrip()):
-                        raise BillingFileError(
-                            f"{path}: record {number + 1}: truncated JSON"
-                        ) from None
-                    raise BillingFileError(
-                        f"{path}: record {number + 1}: malformed JSON: {error.msg}"
-                    ) from None
-                number += 1
-                yield number, record
-                position = end
-            buffer = buffer[position:]
-            if done:
-                if buffer.strip() or in_array:
-                    raise BillingFileError(f"{path}: record {number + 1}: truncated JSON")
-                return
             try:
                 chunk = raw.read(_CHUNK)
-                buffer += utf8.decode(chunk, final=not chunk)
-            except UnicodeDecodeError:
-                raise BillingFileError(f"{path}: record {number + 1}: not UTF-8 text") from None
             except (OSError, pa.ArrowException) as error:
                 raise BillingFileError(f"{path}: cannot read: {_reason(error)}") from None
-            done = not chunk
+            if not chunk:
+                return
+            yield chunk
+
+
+def _records(path: Path) -> Iterator[tuple[int, Any]]:
+    """(record number, decoded record) for JSON Lines or a top-level JSON array, streamed."""
+    return records(_chunks(path), lambda message: BillingFileError(f"{path}: {message}"))
 
 
 def flatten(record: Any, path: Path, number: int) -> dict[str, Any]:
