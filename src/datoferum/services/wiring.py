@@ -32,6 +32,7 @@ from datoferum.services.scheduler import Scheduler, set_schedule
 from datoferum.services.scrub import ScrubService
 from datoferum.services.signals import BulkSignals, SignalService
 from datoferum.services.sweep import SweepReport, sweep
+from datoferum.services.telemetry.receiver import TelemetryReceiver
 from datoferum.services.tokens import TokenService
 from datoferum.services.webhooks import WebhookService
 from datoferum.services.webhooks import loops as webhook_loops
@@ -67,6 +68,7 @@ class Services:
     bulk_signals: BulkSignals
     placement: PlacementService
     scrub: ScrubService
+    telemetry: TelemetryReceiver
     hash_executor: ThreadPoolExecutor
     #: Job kind -> handler; lifecycle services register theirs when built.
     handlers: dict[str, Handler] = field(default_factory=dict)
@@ -147,19 +149,17 @@ def build_services(settings: Settings) -> Services:
     policies = PolicyService(catalog, purge)
     signals = SignalService(catalog)
     signals.hooks.append(policies.on_signal)
+    capture = CaptureService(
+        catalog, storage, hash_executor, max_bytes=settings.max_upload_bytes,
+        placed=placement.satisfied,
+    )  # fmt: skip
     services = Services(
         settings=settings,
         catalog=catalog,
         backends=backends,
         storage=storage,
         tokens=TokenService(catalog, cache_seconds=settings.token_cache_seconds),
-        capture=CaptureService(
-            catalog,
-            storage,
-            hash_executor,
-            max_bytes=settings.max_upload_bytes,
-            placed=placement.satisfied,
-        ),
+        capture=capture,
         access=AccessService(catalog, backends),
         audit=AuditService(catalog),
         signer=signer,
@@ -173,6 +173,7 @@ def build_services(settings: Settings) -> Services:
         bulk_signals=BulkSignals(catalog, signals, policies.select),
         placement=placement,
         scrub=ScrubService(catalog, backends, placement, settings.scrub_bytes_per_second),
+        telemetry=TelemetryReceiver(capture, settings.otlp_collection),
         hash_executor=hash_executor,
     )
     services.capture.classifier = policies.classify
