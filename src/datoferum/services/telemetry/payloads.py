@@ -102,7 +102,9 @@ class Signal:
             raise TelemetryError(f"{where} must be a JSON object with {self.root!r}")
         message = self.request()
         try:
-            json_format.ParseDict(_ids_as_base64(document), message, ignore_unknown_fields=True)
+            json_format.ParseDict(
+                _ids_as_base64(document, where), message, ignore_unknown_fields=True
+            )
         except json_format.ParseError as error:
             raise TelemetryError(
                 f"{where} is not an OTLP/JSON {self.request.DESCRIPTOR.name}: {error}"
@@ -140,7 +142,7 @@ SIGNALS: dict[str, Signal] = {
 }  # fmt: skip
 
 
-def _ids_as_base64(document: dict[str, Any]) -> dict[str, Any]:
+def _ids_as_base64(document: dict[str, Any], where: str) -> dict[str, Any]:
     """``document`` with every hex trace/span id rewritten in base64 (in place, without
     recursion, so a deeply nested attribute cannot exhaust the stack)."""
     stack: list[Any] = [document]
@@ -149,7 +151,7 @@ def _ids_as_base64(document: dict[str, Any]) -> dict[str, Any]:
         if isinstance(node, dict):
             for key, value in node.items():
                 if key in _ID_KEYS and isinstance(value, str):
-                    node[key] = _hex_to_base64(key, value)
+                    node[key] = _hex_to_base64(key, value, where)
                 elif isinstance(value, dict | list):
                     stack.append(value)
         elif isinstance(node, list):
@@ -157,12 +159,13 @@ def _ids_as_base64(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _hex_to_base64(key: str, value: str) -> str:
+def _hex_to_base64(key: str, value: str, where: str) -> str:
     try:
         raw = bytes.fromhex(value)
     except ValueError:
         raise TelemetryError(
-            f"{key} {value[:40]!r} is not hex: OTLP/JSON writes trace and span ids as hex strings"
+            f"{where}: {key} {value[:40]!r} is not hex: OTLP/JSON writes trace and span ids as "
+            "hex strings"
         ) from None
     return base64.b64encode(raw).decode("ascii")
 
