@@ -21,7 +21,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from datoferum.errors import TelemetryError
 from datoferum.services.telemetry import sources
 from datoferum.services.telemetry.sources import LOGS, METRICS, SOURCES, SPANS
-
 from focus_samples import fixture
 
 DAY = 86_400 * 10**9
