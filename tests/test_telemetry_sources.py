@@ -109,7 +109,10 @@ def test_protobuf_payloads_from_the_sdk(tmp_path: Path) -> None:
     assert _which(path, "otlp/traces/2026/01/02/x.binpb", "application/x-protobuf") == [
         "otlp-traces"
     ]
-    named = "application/x-protobuf; proto=opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"
+    named = SPANS.media_type("protobuf")
+    assert named.endswith(
+        "; proto=opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"
+    )
     assert _which(path, "anywhere/payload", named) == ["otlp-traces"]
     assert _which(path, "anywhere/payload", "application/x-protobuf") == []
     assert _which(path, "otlp/traces/x.binpb", "application/octet-stream") == []
