@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ijson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from datoferum.errors import BillingFileError
+from datoferum.services.focus import opencost
 from datoferum.services.jsonrecords import records
 
 #: Bytes of CSV parsed at a time (and so roughly the memory of one batch of rows).
@@ -46,7 +48,7 @@ class Export:
     """One input file: its shape, its column names, and a way to stream its rows."""
 
     path: Path
-    shape: str  # "csv" or "json"
+    shape: str  # "csv", "json" or "opencost" (an allocation API response)
     header: list[str]
     #: Values read as null in CSV, besides the empty string (``NULL`` in FOCUS files).
     null_values: list[str] = field(default_factory=list)
@@ -55,6 +57,8 @@ class Export:
         """The rows, in order, in bounded batches."""
         if self.shape == "csv":
             return _csv_batches(self)
+        if self.shape == "opencost":
+            return _opencost_batches(self)
         return _json_batches(self)
 
 
@@ -83,6 +87,10 @@ def open_export(path: Path) -> Export:
     if not stripped:
         raise BillingFileError(f"{path}: the file is empty")
     if stripped[:1] in (b"{", b"["):
+        if (reason := opencost.refusal(stripped)) is not None:
+            raise BillingFileError(f"{path}: {reason}")
+        if opencost.recognises(stripped):
+            return Export(path, "opencost", list(opencost.COLUMNS))
         return Export(path, "json", _json_keys(path))
     return Export(path, "csv", _csv_header(path))
 
@@ -205,3 +213,30 @@ def _json_batches(export: Export) -> Iterator[Batch]:
             rows = []
     if rows:
         yield Batch(first, rows)
+
+
+def _opencost_batches(export: Export) -> Iterator[Batch]:
+    """The component records of an allocation response, streamed allocation by allocation."""
+    path = export.path
+    with _stream(path) as raw:
+        head = raw.read(_CHUNK)
+    rows: list[dict[str, Any]] = []
+    number = 0
+    with _stream(path) as raw:
+        try:
+            for record in opencost.records(raw, head.lstrip(b"\xef\xbb\xbf")):
+                rows.append(record)
+                if len(rows) >= JSON_BATCH_ROWS:
+                    yield Batch(number + 1, rows)
+                    number += len(rows)
+                    rows = []
+        except ijson.JSONError as error:
+            raise BillingFileError(
+                f"{path}: after record {number + len(rows)}: malformed JSON: {error}"
+            ) from None
+        except ValueError as error:
+            raise BillingFileError(f"{path}: record {number + len(rows) + 1}: {error}") from None
+        except (OSError, pa.ArrowException) as error:
+            raise BillingFileError(f"{path}: cannot read: {_reason(error)}") from None
+    if rows:
+        yield Batch(number + 1, rows)
