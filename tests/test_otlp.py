@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from datoferum.services.telemetry.sources import LOGS, METRICS, SOURCES, SPANS, OtlpSource
 from focus_samples import fixture
 
-from conftest import LiveServer
+from conftest import ROOT, LiveServer
 
 COLLECTION = "otel-test"
 LIMIT = 256 * 1024
@@ -475,3 +476,27 @@ def test_real_world_samples_go_through_the_receiver(
     expected = json.loads(sample.read_text())
     assert len(rows) == source.signal.count(source.signal.from_json(expected))
     assert {row["service_name"] for row in rows} == {"my.service"}
+
+
+def test_docs_curl_examples_run(
+    otlp_server: LiveServer, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    text = (ROOT / "docs" / "telemetry.md").read_text()
+    script = text.split("### With curl\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    script = script.replace("http://127.0.0.1:8000", otlp_server.url)
+    (tmp_path / "logs.json").write_bytes(_json_logs())
+    before = {signal: _listing(otlp_server, signal) for signal in ("traces", "logs")}
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "TOKEN": tokens["producer"]}, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "{}{}"
+    for signal, listed in before.items():
+        assert len(_listing(otlp_server, signal)) == len(listed) + 1, signal
+
+
+def _json_logs() -> bytes:
+    record = {"timeUnixNano": "1700000000000000000", "body": {"stringValue": "hello"}}
+    scope = {"scope": {"name": "docs"}, "logRecords": [record]}
+    return json.dumps({"resourceLogs": [{"scopeLogs": [scope]}]}).encode()
