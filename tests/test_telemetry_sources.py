@@ -109,7 +109,7 @@ def test_protobuf_payloads_from_the_sdk(tmp_path: Path) -> None:
     assert _which(path, "otlp/traces/2026/01/02/x.binpb", "application/x-protobuf") == [
         "otlp-traces"
     ]
-    named = SPANS.media_type("protobuf")
+    named = SPANS.signal.media_type("protobuf")
     assert named.endswith(
         "; proto=opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"
     )

@@ -113,6 +113,13 @@ class Signal:
             raise TelemetryError(f"{where} is nested too deeply") from None
         return message
 
+    def media_type(self, encoding: Encoding) -> str:
+        """The content type a payload of this signal is stored with: protobuf names its message
+        (``proto=``), so the file says what it holds wherever it is moved."""
+        if encoding == "protobuf":
+            return f"{MEDIA_TYPES['protobuf']}; proto={self.request.DESCRIPTOR.full_name}"
+        return MEDIA_TYPES["json"]
+
     def response_body(self, encoding: Encoding) -> bytes:
         """The ``Export…ServiceResponse`` of a request accepted whole (no ``partial_success``)."""
         if encoding == "protobuf":

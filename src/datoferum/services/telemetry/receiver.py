@@ -17,7 +17,6 @@ from datoferum.domain.records import FileRecord
 from datoferum.domain.roles import Principal
 from datoferum.services.capture import CaptureRequest, CaptureService
 from datoferum.services.telemetry.payloads import EXTENSIONS, Encoding, Signal
-from datoferum.services.telemetry.sources import SOURCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +32,6 @@ class TelemetryReceiver:
     def __init__(self, capture: CaptureService, collection: str) -> None:
         self.capture = capture
         self.collection = collection
-        self._media_types = {source.signal.name: source.media_type for source in SOURCES}
 
     def path_for(self, signal: Signal, encoding: Encoding) -> str:
         """Where a new payload goes: by signal and UTC day of arrival, under a fresh id."""
@@ -56,7 +54,7 @@ class TelemetryReceiver:
             collection=self.collection,
             path=self.path_for(signal, encoding),
             actor=actor,
-            content_type=self._media_types[signal.name](encoding),
+            content_type=signal.media_type(encoding),
             metadata={"otlp.signal": signal.name, "otlp.items": str(items)},
             declared_length=len(body),
             correlation_id=correlation_id,

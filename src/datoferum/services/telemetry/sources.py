@@ -54,13 +54,6 @@ class OtlpSource:
         self._json_head = _json_head(signal.root, snake)
         self._message_type = signal.request.DESCRIPTOR.full_name
 
-    def media_type(self, encoding: str) -> str:
-        """The content type a payload of this signal is stored with: protobuf names its message
-        (``proto=``), so the file says what it holds wherever it is moved."""
-        if encoding == "protobuf":
-            return f"{MEDIA_TYPES['protobuf']}; proto={self._message_type}"
-        return MEDIA_TYPES["json"]
-
     def recognises(self, head: bytes, path: str, content_type: str) -> bool:
         if head.startswith(_GZIP_MAGIC):
             head = _inflate_head(head)
