@@ -68,10 +68,11 @@ class Services:
     bulk_signals: BulkSignals
     placement: PlacementService
     scrub: ScrubService
-    telemetry: TelemetryReceiver
     hash_executor: ThreadPoolExecutor
     #: Job kind -> handler; lifecycle services register theirs when built.
     handlers: dict[str, Handler] = field(default_factory=dict)
+    #: The OTLP receiver; built on the capture service once that exists.
+    telemetry: TelemetryReceiver = field(init=False)
 
     def sweep(self) -> SweepReport:
         report = SweepReport()
@@ -149,17 +150,19 @@ def build_services(settings: Settings) -> Services:
     policies = PolicyService(catalog, purge)
     signals = SignalService(catalog)
     signals.hooks.append(policies.on_signal)
-    capture = CaptureService(
-        catalog, storage, hash_executor, max_bytes=settings.max_upload_bytes,
-        placed=placement.satisfied,
-    )  # fmt: skip
     services = Services(
         settings=settings,
         catalog=catalog,
         backends=backends,
         storage=storage,
         tokens=TokenService(catalog, cache_seconds=settings.token_cache_seconds),
-        capture=capture,
+        capture=CaptureService(
+            catalog,
+            storage,
+            hash_executor,
+            max_bytes=settings.max_upload_bytes,
+            placed=placement.satisfied,
+        ),
         access=AccessService(catalog, backends),
         audit=AuditService(catalog),
         signer=signer,
@@ -173,10 +176,10 @@ def build_services(settings: Settings) -> Services:
         bulk_signals=BulkSignals(catalog, signals, policies.select),
         placement=placement,
         scrub=ScrubService(catalog, backends, placement, settings.scrub_bytes_per_second),
-        telemetry=TelemetryReceiver(capture, settings.otlp_collection),
         hash_executor=hash_executor,
     )
     services.capture.classifier = policies.classify
+    services.telemetry = TelemetryReceiver(services.capture, settings.otlp_collection)
     services.handlers.update(
         {
             "policy.run": policies.run_job,
