@@ -5,11 +5,14 @@ broken files."""
 from __future__ import annotations
 
 import gzip
+import inspect
 import json
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+import pyarrow as pa
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
@@ -194,3 +197,32 @@ def test_other_json_is_not_telemetry(tmp_path: Path) -> None:
     path = tmp_path / "billing.json"
     path.write_text('{"code": 200, "data": [{"resourceSpans": 1}]}')
     assert _which(path, content_type="application/json") == []
+
+
+@runtime_checkable
+class LakeSource(Protocol):
+    """The lake's structural interface for sources, as the lake's normalization job calls it."""
+
+    name: str
+    dataset: str
+
+    def recognises(self, head: bytes, path: str, content_type: str) -> bool: ...
+
+    def read(self, source: Path) -> Iterator[tuple[Mapping[str, str], pa.RecordBatch]]: ...
+
+
+def test_sources_are_lake_sources() -> None:
+    assert all(isinstance(source, LakeSource) for source in SOURCES)
+    assert sorted(source.dataset for source in SOURCES) == [
+        "otel_logs",
+        "otel_metrics",
+        "otel_spans",
+    ]
+    assert len({source.name for source in SOURCES}) == 3
+    for source in SOURCES:
+        assert set(inspect.signature(source.recognises).parameters) == {
+            "head",
+            "path",
+            "content_type",
+        }
+        assert list(inspect.signature(source.read).parameters) == ["source"]

@@ -16,6 +16,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -149,18 +150,15 @@ def _time(nanos: int) -> int | None:
     return nanos or None
 
 
-_days: dict[int, str] = {}
-
-
 def day_of(nanos: int | None) -> str:
     """The UTC day of a time in nanoseconds since the epoch (1970-01-01 when unknown)."""
-    number = (nanos or 0) // _NANOS_PER_DAY
-    found = _days.get(number)
-    if found is None:
-        found = datetime.fromtimestamp(number * 86_400, UTC).date().isoformat()
-        if len(_days) < 4096:
-            _days[number] = found
-    return found
+    return _day((nanos or 0) // _NANOS_PER_DAY)
+
+
+@lru_cache(maxsize=1024)
+def _day(number: int) -> str:
+    # Rows of a file fall on a few days: formatting each day once saves a datetime per row.
+    return datetime.fromtimestamp(number * 86_400, UTC).date().isoformat()
 
 
 def _context(resource: Any, scope: Any) -> tuple[Any, ...]:
