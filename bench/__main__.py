@@ -16,9 +16,23 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import audit, cases, catalogs, client, policy, purge, replication, report, tools
+from bench import (
+    audit,
+    cases,
+    catalogs,
+    client,
+    normalize,
+    policy,
+    purge,
+    replication,
+    report,
+    tools,
+)
 
-CASES = ("upload", "download", "small", "catalogs", "audit", "policy", "purge", "replication")
+CASES = (
+    "upload", "download", "small", "catalogs", "audit", "policy", "purge", "replication",
+    "normalize",
+)  # fmt: skip
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -45,6 +59,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--replication-mib", type=int, default=1024, help="size of the file copied to HDFS (1024)"
     )
+    parser.add_argument(
+        "--normalize-rows", type=int, default=10_000_000,
+        help="rows of the CUR file normalized (10000000)",
+    )  # fmt: skip
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to save figures")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install nginx")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
@@ -108,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             "policy": lambda: policy.evaluate(workdir, args.runs, args.policy_files),
             "purge": lambda: purge.execute(workdir, args.runs, args.purge_files),
             "replication": lambda: replication.replicate(workdir, args.runs, args.replication_mib),
+            "normalize": lambda: normalize.throughput(workdir, args.runs, args.normalize_rows),
         }
         for name in CASES:
             if name in args.cases:

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,4 +171,90 @@ BilledCost,BillingAccountId,BillingAccountName,BillingCurrency,BillingPeriodEnd,
 
 def write_text(target: Path, content: str) -> Path:
     target.write_text(content, encoding="utf-8")
+    return target
+
+
+def opencost_allocation(
+    name: str,
+    window: tuple[str, str],
+    *,
+    namespace: str | None = "shop",
+    cluster: str | None = "prod-eu",
+    **costs: float,
+) -> dict[str, Any]:
+    """One allocation as OpenCost's ``/allocation/compute`` writes it (a pod's container, unless
+    the name says ``__idle__``); ``costs`` override the fields below."""
+    properties: dict[str, Any] = {
+        "node": "node-a",
+        "controller": "cart",
+        "controllerKind": "deployment",
+        "pod": "cart-7d9f-x2",
+        "container": "app",
+        "providerID": "i-0abc",
+        "labels": {"app": "cart", "team": "payments"},
+    }
+    if cluster is not None:
+        properties["cluster"] = cluster
+    if namespace is not None:
+        properties["namespace"] = namespace
+    values: dict[str, Any] = {
+        "cpuCores": 0.5, "cpuCoreRequestAverage": 0.5, "cpuCoreUsageAverage": 0.21,
+        "cpuCoreHours": 12.0, "cpuCost": 0.3, "cpuCostAdjustment": -0.01, "cpuEfficiency": 0.42,
+        "gpuCount": 0, "gpuHours": 0, "gpuCost": 0, "gpuCostAdjustment": 0,
+        "networkTransferBytes": 3 * 2**30, "networkReceiveBytes": 2**29, "networkCost": 0.06,
+        "networkCrossZoneCost": 0.01, "networkCrossRegionCost": 0, "networkInternetCost": 0.05,
+        "networkCostAdjustment": 0, "loadBalancerCost": 0.12, "loadBalancerCostAdjustment": 0,
+        "pvBytes": 10 * 2**30, "pvByteHours": 240 * 2**30, "pvCost": 0.08,
+        "pvs": {"prod-eu/pvc-1": {"byteHours": 240 * 2**30, "cost": 0.08}},
+        "pvCostAdjustment": 0, "ramBytes": 2**30, "ramByteRequestAverage": 2**30,
+        "ramByteUsageAverage": 6 * 2**28, "ramByteHours": 24 * 2**30, "ramCost": 0.1,
+        "ramCostAdjustment": 0.002, "ramEfficiency": 0.38, "sharedCost": 0.05,
+        "externalCost": 0.0, "totalEfficiency": 0.4, "rawAllocationOnly": None,
+    }  # fmt: skip
+    values.update(costs)
+    components = ("cpuCost", "cpuCostAdjustment", "gpuCost", "gpuCostAdjustment", "ramCost",
+                  "ramCostAdjustment", "pvCost", "pvCostAdjustment", "networkCost",
+                  "networkCostAdjustment", "loadBalancerCost", "loadBalancerCostAdjustment",
+                  "sharedCost", "externalCost")  # fmt: skip
+    values.setdefault("totalCost", sum(values[field] for field in components))
+    start, end = window
+    return {
+        "name": name,
+        "properties": properties,
+        "window": {"start": start, "end": end},
+        "start": start,
+        "end": end,
+        "minutes": 1440.0,
+        **values,
+    }
+
+
+def opencost_response(days: int = 2) -> dict[str, Any]:
+    """An allocation response with one set per day (``step=1d``): a workload, the idle cost,
+    and an unmounted volume's allocation that only has storage costs."""
+    sets = []
+    for day in range(1, days + 1):
+        window = (f"2024-05-{day:02d}T00:00:00Z", f"2024-05-{day + 1:02d}T00:00:00Z")
+        workload = "prod-eu/node-a/shop/cart-7d9f-x2/app"
+        sets.append(
+            {
+                workload: opencost_allocation(workload, window),
+                "__idle__": opencost_allocation(
+                    "__idle__", window, namespace=None, cpuCost=1.5, ramCost=0.75,
+                    loadBalancerCost=0, sharedCost=0, pvCost=0, pvByteHours=0, networkCost=0,
+                    networkTransferBytes=0,
+                ),
+                "__unmounted__/pvc-9": opencost_allocation(
+                    "__unmounted__/pvc-9", window, namespace="__unmounted__", cpuCost=0,
+                    cpuCostAdjustment=0, cpuCoreHours=0, ramCost=0, ramCostAdjustment=0,
+                    ramByteHours=0, networkCost=0, networkTransferBytes=0, loadBalancerCost=0,
+                    sharedCost=0, pvCost=0.02,
+                ),
+            }
+        )  # fmt: skip
+    return {"code": 200, "status": "success", "data": sets}
+
+
+def write_json(target: Path, document: Any) -> Path:
+    target.write_text(json.dumps(document, indent=1))
     return target

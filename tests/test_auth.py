@@ -148,6 +148,11 @@ ENDPOINTS = [
              frozenset({"admin"}), 202),
     Endpoint("storage-report", "POST", "/api/v1/storage/report", "/api/v1/storage/report",
              frozenset({"admin"}), 404, {"backend": "no-such-backend"}),
+    # OTLP/JSON export requests without items: accepted, and nothing to store.
+    *(Endpoint(f"otlp-{signal}", "POST", f"/v1/{signal}", f"/v1/{signal}",
+               frozenset({"admin", "producer"}), 200, {root: []})
+      for signal, root in (("traces", "resourceSpans"), ("metrics", "resourceMetrics"),
+                           ("logs", "resourceLogs"))),
 ]  # fmt: skip
 ENDPOINT_IDS = [e.name for e in ENDPOINTS]
 BY_NAME = {e.name: e for e in ENDPOINTS}

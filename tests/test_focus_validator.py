@@ -26,7 +26,10 @@ from focus_samples import (
     cur2_from_legacy,
     fixture,
     gcp_json_from_csv,
+    opencost_allocation,
+    opencost_response,
     repaired_test_cur,
+    write_json,
     write_text,
 )
 
@@ -89,6 +92,20 @@ CASES: dict[str, Callable[[Path], list[Path]]] = {
     "gcp-csv-sample": _inline(GCP, "gcp.csv"),
     "gcp-json-sample": lambda tmp: [_json(write_text(tmp / "gcp.csv", GCP), tmp / "gcp")],
     "focus-1.0-sample": _inline(FOCUS_10, "focus.csv"),
+    "opencost-allocation": lambda tmp: [write_json(tmp / "allocation.json", opencost_response(3))],
+    "opencost-one-set-with-residual": lambda tmp: [
+        write_json(
+            tmp / "allocation.json",
+            {
+                "code": 200,
+                "data": {
+                    "ns": opencost_allocation(
+                        "ns", ("2024-05-31T00:00:00Z", "2024-06-01T00:00:00Z"), totalCost=9.5
+                    )
+                },
+            },
+        )
+    ],
     "aws/2023-06-01": _real("billing/aws/2023-06-01.csv"),
     "aws/2023-06-01 as CUR 2.0": _real("billing/aws/2023-06-01.csv", cur2_from_legacy),
     "aws/test_cur repaired": _real("billing/aws/test_cur.csv", repaired_test_cur),
@@ -115,13 +132,14 @@ def test_validator_passes(case: str, tmp_path: Path, focus_validator: Validator)
 def test_validator_passes_on_all_samples_in_one_file(
     suffix: str, tmp_path: Path, focus_validator: Validator
 ) -> None:
-    """One lake file from four providers, as Parquet and as CSV: the ServiceName and
-    ServiceCategory rules hold across sources too."""
+    """One lake file from four providers and a Kubernetes cluster, as Parquet and as CSV: the
+    ServiceName and ServiceCategory rules hold across sources too."""
     inputs = [
         write_text(tmp_path / "cur.csv", CUR_LEGACY),
         write_text(tmp_path / "azure.csv", AZURE),
         write_text(tmp_path / "gcp.csv", GCP),
         write_text(tmp_path / "focus.csv", FOCUS_10),
+        write_json(tmp_path / "opencost.json", opencost_response()),
     ]
     output = (tmp_path / "all").with_suffix(suffix)
     convert(inputs, output)

@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=5 * TiB, ge=0, description="Largest body a single PUT may carry, in bytes."
     )
+    otlp_collection: str = Field(
+        default="telemetry",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
+        description="Collection that OTLP export requests (`POST /v1/traces`, `/v1/metrics`, "
+        "`/v1/logs`) are captured into, one file per request.",
+    )
+    otlp_max_request_bytes: int = Field(
+        default=16 * MiB,
+        ge=1 * KiB,
+        le=1 * GiB,
+        description="Largest OTLP export request, in bytes, both as sent and once decompressed; "
+        "a larger one is refused with 413.",
+    )
     upload_buffer_bytes: int = Field(
         default=1 * MiB,
         ge=4 * KiB,

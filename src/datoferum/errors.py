@@ -187,3 +187,18 @@ class BillingFileError(InvalidInput):
 
     code = "invalid-billing-file"
     title = "Invalid billing file"
+
+
+class TelemetryError(InvalidInput):
+    """An OpenTelemetry payload or file that cannot be decoded: not protobuf or OTLP/JSON of
+    the signal it was sent as, truncated, or holding a malformed id."""
+
+    code = "invalid-telemetry"
+    title = "Invalid telemetry"
+
+
+class UnsupportedMediaType(DatoferumError):
+    """A body in a content type or content encoding the endpoint does not read."""
+
+    code = "unsupported-media-type"
+    title = "Unsupported media type"

@@ -33,6 +33,7 @@ from datoferum.services.scheduler import Scheduler, set_schedule
 from datoferum.services.scrub import ScrubService
 from datoferum.services.signals import BulkSignals, SignalService
 from datoferum.services.sweep import SweepReport, sweep
+from datoferum.services.telemetry.receiver import TelemetryReceiver
 from datoferum.services.tokens import TokenService
 from datoferum.services.webhooks import WebhookService
 from datoferum.services.webhooks import loops as webhook_loops
@@ -71,6 +72,8 @@ class Services:
     hash_executor: ThreadPoolExecutor
     #: Job kind -> handler; lifecycle services register theirs when built.
     handlers: dict[str, Handler] = field(default_factory=dict)
+    #: The OTLP receiver; built on the capture service once that exists.
+    telemetry: TelemetryReceiver = field(init=False)
 
     def sweep(self) -> SweepReport:
         report = SweepReport()
@@ -181,6 +184,7 @@ def build_services(settings: Settings) -> Services:
         hash_executor=hash_executor,
     )
     services.capture.classifier = policies.classify
+    services.telemetry = TelemetryReceiver(services.capture, settings.otlp_collection)
     services.handlers.update(
         {
             "policy.run": policies.run_job,

@@ -16,6 +16,7 @@ from datoferum.interfaces.http.routes import (
     holds,
     jobs,
     links,
+    otlp,
     policies,
     purge,
     retention,
@@ -41,6 +42,7 @@ RESOURCE_MODULES = [
     storage,
     stats,
     stream,
+    otlp,
 ]
 
 _DATA_PARAMS = [

@@ -30,6 +30,7 @@ STATUS: dict[type[errors.DatoferumError], int] = {
     errors.Conflict: 409,
     errors.Gone: 410,
     errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
     errors.RejectedByPolicy: 422,
     errors.RangeNotSatisfiable: 416,
     errors.StorageUnavailable: 503,

@@ -142,7 +142,7 @@ def _batches(item: _Input, services: ServiceCatalog, columns: list[str]) -> Iter
             try:
                 row = complete(item.connector.map_row(source_row), services)
             except ValueError as error:
-                unit = "record" if item.export.shape == "json" else "row"
+                unit = "row" if item.export.shape == "csv" else "record"
                 raise BillingFileError(f"{path}: {unit} {number}: {error}") from None
             if row.get("Tags") is not None:
                 row["Tags"] = json.dumps(row["Tags"], sort_keys=True, default=str)

@@ -1,5 +1,7 @@
 """Which connector reads a file, decided by its header (CSV) or its keys (JSON), never by its
-name: exports are renamed, compressed and re-uploaded, their columns are what stays."""
+name: exports are renamed, compressed and re-uploaded, their columns are what stays. An
+OpenCost allocation response is recognised by its shape when the file is opened
+(``reading.open_export``)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,14 @@ from datoferum.services.focus.azure import AzureConnector
 from datoferum.services.focus.common import Connector
 from datoferum.services.focus.focus import FocusConnector
 from datoferum.services.focus.gcp import GcpConnector
+from datoferum.services.focus.opencost import OpenCostConnector
 from datoferum.services.focus.reading import Export
 
 #: What ``connector_for`` recognises, for the one-line error about anything else.
-KNOWN = "AWS CUR (legacy or 2.0), Azure cost export, GCP billing export (CSV or JSON), FOCUS 1.x"
+KNOWN = (
+    "AWS CUR (legacy or 2.0), Azure cost export, GCP billing export (CSV or JSON), FOCUS 1.x, "
+    "OpenCost/Kubecost allocations"
+)
 
 
 def _is_cur(header: list[str]) -> bool:
@@ -27,6 +33,8 @@ def connector_for(export: Export) -> Connector:
     """The connector for ``export``; FOCUS is tried first because a FOCUS file written by a
     provider may also carry that provider's columns (as ``x_`` columns)."""
     header = export.header
+    if export.shape == "opencost":
+        return OpenCostConnector()
     if focus.recognises(header):
         export.null_values = ["NULL"]
         return FocusConnector(header)

@@ -5,34 +5,33 @@ multi-gigabyte CUR costs the same memory as a small one. Every column is read as
 connectors decide what each one means (a CUR account id looks like a number and must stay a
 string). JSON is read one record at a time, either JSON Lines (what BigQuery's
 ``NEWLINE_DELIMITED_JSON`` extract writes) or one top-level array (what ``bq query
---format=json`` prints), with no record larger than ``MAX_RECORD_BYTES``. Gzip-compressed files
-(``.gz``) are read the same way.
+--format=json`` prints), with no record larger than ``jsonrecords.MAX_RECORD_BYTES`` (see
+``services/jsonrecords.py``). Gzip-compressed files (``.gz``) are read the same way.
 
 Every error names the file and, when it is known, the row (the header is row 1).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ijson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from datoferum.errors import BillingFileError
+from datoferum.services.focus import opencost
+from datoferum.services.jsonrecords import records
 
 #: Bytes of CSV parsed at a time (and so roughly the memory of one batch of rows).
 BLOCK_BYTES = 1 << 20
 #: JSON records handed over at a time.
 JSON_BATCH_ROWS = 4096
-#: The largest single JSON record accepted; a bigger one is a broken file, not a billing row.
-MAX_RECORD_BYTES = 16 << 20
 _CHUNK = 1 << 16
 
 
@@ -49,7 +48,7 @@ class Export:
     """One input file: its shape, its column names, and a way to stream its rows."""
 
     path: Path
-    shape: str  # "csv" or "json"
+    shape: str  # "csv", "json" or "opencost" (an allocation API response)
     header: list[str]
     #: Values read as null in CSV, besides the empty string (``NULL`` in FOCUS files).
     null_values: list[str] = field(default_factory=list)
@@ -58,6 +57,8 @@ class Export:
         """The rows, in order, in bounded batches."""
         if self.shape == "csv":
             return _csv_batches(self)
+        if self.shape == "opencost":
+            return _opencost_batches(self)
         return _json_batches(self)
 
 
@@ -86,6 +87,10 @@ def open_export(path: Path) -> Export:
     if not stripped:
         raise BillingFileError(f"{path}: the file is empty")
     if stripped[:1] in (b"{", b"["):
+        if (reason := opencost.refusal(stripped)) is not None:
+            raise BillingFileError(f"{path}: {reason}")
+        if opencost.recognises(stripped):
+            return Export(path, "opencost", list(opencost.COLUMNS))
         return Export(path, "json", _json_keys(path))
     return Export(path, "csv", _csv_header(path))
 
@@ -149,57 +154,21 @@ def _csv_batches(export: Export) -> Iterator[Batch]:
         raise BillingFileError(f"{export.path}: after row {next_row - 1}: {message}") from None
 
 
-def _records(path: Path) -> Iterator[tuple[int, Any]]:
-    """(record number, decoded record) for JSON Lines or a top-level JSON array, streamed."""
-    decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+def _chunks(path: Path) -> Iterator[bytes]:
     with _stream(path) as raw:
-        buffer = ""
-        number = 0
-        in_array: bool | None = None
-        done = False
         while True:
-            position = 0
-            while True:
-                while position < len(buffer) and buffer[position] in " \t\r\n,":
-                    position += 1
-                if in_array is None and position < len(buffer):
-                    in_array = buffer[position] == "["
-                    if in_array:
-                        position += 1
-                        continue
-                if position < len(buffer) and buffer[position] == "]" and in_array:
-                    return
-                if position >= len(buffer):
-                    break
-                try:
-                    record, end = decoder.raw_decode(buffer, position)
-                except json.JSONDecodeError as error:
-                    if not done and len(buffer) - position < MAX_RECORD_BYTES:
-                        break  # possibly an incomplete record: read more
-                    if done and error.pos >= len(buffer.rstrip()):
-                        raise BillingFileError(
-                            f"{path}: record {number + 1}: truncated JSON"
-                        ) from None
-                    raise BillingFileError(
-                        f"{path}: record {number + 1}: malformed JSON: {error.msg}"
-                    ) from None
-                number += 1
-                yield number, record
-                position = end
-            buffer = buffer[position:]
-            if done:
-                if buffer.strip() or in_array:
-                    raise BillingFileError(f"{path}: record {number + 1}: truncated JSON")
-                return
             try:
                 chunk = raw.read(_CHUNK)
-                buffer += utf8.decode(chunk, final=not chunk)
-            except UnicodeDecodeError:
-                raise BillingFileError(f"{path}: record {number + 1}: not UTF-8 text") from None
             except (OSError, pa.ArrowException) as error:
                 raise BillingFileError(f"{path}: cannot read: {_reason(error)}") from None
-            done = not chunk
+            if not chunk:
+                return
+            yield chunk
+
+
+def _records(path: Path) -> Iterator[tuple[int, Any]]:
+    """(record number, decoded record) for JSON Lines or a top-level JSON array, streamed."""
+    return records(_chunks(path), lambda message: BillingFileError(f"{path}: {message}"))
 
 
 def flatten(record: Any, path: Path, number: int) -> dict[str, Any]:
@@ -244,3 +213,30 @@ def _json_batches(export: Export) -> Iterator[Batch]:
             rows = []
     if rows:
         yield Batch(first, rows)
+
+
+def _opencost_batches(export: Export) -> Iterator[Batch]:
+    """The component records of an allocation response, streamed allocation by allocation."""
+    path = export.path
+    with _stream(path) as raw:
+        head = raw.read(_CHUNK)
+    rows: list[dict[str, Any]] = []
+    number = 0
+    with _stream(path) as raw:
+        try:
+            for record in opencost.records(raw, head.lstrip(b"\xef\xbb\xbf")):
+                rows.append(record)
+                if len(rows) >= JSON_BATCH_ROWS:
+                    yield Batch(number + 1, rows)
+                    number += len(rows)
+                    rows = []
+        except ijson.JSONError as error:
+            raise BillingFileError(
+                f"{path}: after record {number + len(rows)}: malformed JSON: {error}"
+            ) from None
+        except ValueError as error:
+            raise BillingFileError(f"{path}: record {number + len(rows) + 1}: {error}") from None
+        except (OSError, pa.ArrowException) as error:
+            raise BillingFileError(f"{path}: cannot read: {_reason(error)}") from None
+    if rows:
+        yield Batch(number + 1, rows)
