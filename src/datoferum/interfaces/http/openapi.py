@@ -15,6 +15,7 @@ from datoferum.interfaces.http.routes import (
     erasure,
     holds,
     jobs,
+    lake,
     links,
     policies,
     purge,
@@ -41,6 +42,7 @@ RESOURCE_MODULES = [
     storage,
     stats,
     stream,
+    lake,
 ]
 
 _DATA_PARAMS = [
