@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from sqlalchemy import select
 
 from datoferum.adapters.storage.base import StorageBackend
@@ -156,7 +155,7 @@ class LakeQuery:
                         f"read_parquet({_strings(listed)}, union_by_name = true)"
                     )
             if "focus" not in objects:  # an empty lake still answers cost queries
-                db.register("focus", pa.table({}, schema=_EMPTY_FOCUS))
+                db.register("focus", _EMPTY_FOCUS.empty_table())
             db.execute("SET lock_configuration = true")
             yield db
         finally:
