@@ -16,9 +16,22 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import audit, cases, catalogs, client, policy, purge, replication, report, tools
+from bench import (
+    audit,
+    cases,
+    catalogs,
+    client,
+    lake,
+    policy,
+    purge,
+    replication,
+    report,
+    tools,
+)
 
-CASES = ("upload", "download", "small", "catalogs", "audit", "policy", "purge", "replication")
+CASES = (
+    "upload", "download", "small", "catalogs", "audit", "policy", "purge", "replication", "lake",
+)  # fmt: skip
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -44,6 +57,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--purge-files", type=int, default=2000, help="files purged per run (2000)")
     parser.add_argument(
         "--replication-mib", type=int, default=1024, help="size of the file copied to HDFS (1024)"
+    )
+    parser.add_argument(
+        "--lake-rows", type=int, default=10_000_000, help="FOCUS rows in the lake (10000000)"
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to save figures")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install nginx")
@@ -108,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             "policy": lambda: policy.evaluate(workdir, args.runs, args.policy_files),
             "purge": lambda: purge.execute(workdir, args.runs, args.purge_files),
             "replication": lambda: replication.replicate(workdir, args.runs, args.replication_mib),
+            "lake": lambda: lake.query(workdir, args.runs, args.lake_rows),
         }
         for name in CASES:
             if name in args.cases:

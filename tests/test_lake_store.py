@@ -133,3 +133,35 @@ def test_an_empty_lake_answers_queries(
     assert query.cost(CostQuery(group_by=["ServiceName"]))["items"] == []
     assert query.sql("SELECT count(*) FROM focus")["rows"] == [[0]]
     assert query.views() == ["focus"]
+
+
+@pytest.mark.parametrize("backend_fixture", ["s3_backend", "hdfs_backend"])
+def test_the_lake_on_a_remote_backend_is_queried_through_the_cache(
+    catalog: Catalog, tmp_path: Path, backend_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    remote = request.getfixturevalue(backend_fixture)
+    store = LakeStore(catalog, remote, tmp_path / "work")
+    path = tmp_path / "export.csv"
+    path.write_bytes(
+        focus_csv([charge("r", "2024-05-01", "A", "2"), charge("r", "2024-06-01", "B", "3")])
+    )
+    source = _focus_source()
+    done = store.register(
+        store.stage(source.dataset, source.read(path)), Lineage("file:r", source.name),
+        "tester", lambda _: [],
+    )  # fmt: skip
+    for part in done.parts:
+        assert part.key == f"lake/{part.path}/v1"  # readable keys on HDFS and S3
+        assert remote.stat(part.key) is not None
+    cache = tmp_path / "cache"
+    query = LakeQuery(catalog, {remote.name: remote}, cache)
+    found = query.cost(CostQuery(group_by=["ServiceName"]))["items"]
+    assert [(i["period"], i["ServiceName"], i["cost"]) for i in found] == [
+        ("2024-05", "A", 2.0),
+        ("2024-06", "B", 3.0),
+    ]
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        f"{part.sha256}.parquet" for part in done.parts
+    )
+    for part in done.parts:
+        remote.delete(part.key)
