@@ -5,9 +5,9 @@ twelve months, written and registered through the product's own lake store (loca
 partition, streamed to the local backend, read back, registered), as a normalization would. The
 rows vary where a cost query looks: 40 services, 2,000 resources, three regions, tags, costs
 from a log-uniform spread. Then a ``datoferum serve`` answers ``GET /api/v1/lake/cost`` grouped
-by service and month, and the reference runs the same aggregation with DuckDB alone, in this
-process, over the very same files: what the query costs without the server, the catalog lookup,
-the sandbox set-up and JSON.
+by service and month, and the reference runs the product's own SQL for that query with DuckDB
+alone, in this process, over the very same files: what the query costs without the server, the
+catalog lookup, the sandbox set-up and JSON.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy import select
 from datoferum.config import Settings
 from datoferum.domain.focus import COLUMNS
 from datoferum.services.focus.converter import arrow_schema
+from datoferum.services.lake.query import CostQuery, cost_sql
 from datoferum.services.lake.store import Lineage
 from datoferum.services.wiring import build_services
 from datoferum.spine.catalog import migrate
@@ -129,17 +130,17 @@ def _http(client: httpx.Client, expected: list[int]) -> float:
 
 
 def _duckdb(paths: list[str], expected: list[int]) -> float:
+    """The product's own SQL for the query, over the same files, in a plain DuckDB."""
+    listed = ", ".join(f"'{path}'" for path in paths)
+    source = f"read_parquet([{listed}], union_by_name = true)"
+    sql, params, _ = cost_sql(CostQuery(group_by=["ServiceName"], granularity="month"), source)
     started = time.perf_counter()
     db = duckdb.connect(":memory:")
     try:
+        db.execute("SET enable_progress_bar = false")
         db.execute("SET TimeZone = 'UTC'")
         db.execute("SET threads = 2")
-        listed = ", ".join(f"'{path}'" for path in paths)
-        rows = db.execute(
-            "SELECT strftime(ChargePeriodStart, '%Y-%m'), ServiceName, BillingCurrency, "
-            f"sum(BilledCost) FROM read_parquet([{listed}], union_by_name = true) "
-            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-        ).fetchall()
+        rows = db.execute(sql, params).fetchall()
     finally:
         db.close()
     elapsed = time.perf_counter() - started

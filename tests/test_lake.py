@@ -245,6 +245,12 @@ def test_sql_reads_the_lake_views(client: httpx.Client, collection: str, account
     body = answer.json()
     assert body["columns"] == ["ServiceName", "total", "n"]
     assert body["rows"] == [["Compute", 5.0, 2]] and body["truncated"] is False
+    times = _sql(
+        client,
+        "SELECT min(ChargePeriodStart) AS first, max(ChargePeriodEnd) AS last FROM focus "
+        f"WHERE BillingAccountId = '{account}'",
+    )
+    assert times.json()["rows"] == [["2024-08-01T00:00:00+00:00", "2024-08-03T00:00:00+00:00"]]
     many = _sql(client, "SELECT * FROM range(120)").json()  # the module's server cuts at 50
     assert (len(many["rows"]), many["truncated"], many["limit"]) == (50, True, 50)
 

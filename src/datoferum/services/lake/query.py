@@ -51,6 +51,7 @@ GRANULARITIES = {"day": "%Y-%m-%d", "month": "%Y-%m", "none": None}
 _DATASET = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _TAG = re.compile(r'^[^"\\]{1,255}$')
 MAX_TOP = 1000
+_DAY_US = 86_400_000_000
 
 
 class QueryFailed(InvalidInput):
@@ -143,6 +144,7 @@ class LakeQuery:
         )
         try:
             paths = [path for listed in objects.values() for path in listed]
+            db.execute("SET enable_progress_bar = false")
             db.execute("SET TimeZone = 'UTC'")
             db.execute("SET threads = 2")
             db.execute(f"SET memory_limit = '{self.limits.memory}'")
@@ -187,47 +189,13 @@ class LakeQuery:
 
     def cost(self, query: CostQuery) -> dict[str, Any]:
         """Cost by the query's groups (and period), with the columns used, as JSON-ready rows."""
-        if query.cost not in COST_COLUMNS:
-            raise InvalidInput(
-                f"unknown cost column {query.cost!r}; choose one of {', '.join(COST_COLUMNS)}"
-            )
-        if query.granularity not in GRANULARITIES:
-            raise InvalidInput(
-                f"unknown granularity {query.granularity!r}; choose day, month or none"
-            )
-        if query.start and query.end and query.end <= query.start:
-            raise InvalidInput("end must be after start")
-        fmt = None if query.top else GRANULARITIES[query.granularity]
-        selects: list[str] = []
-        params: list[Any] = []
-        names: list[str] = []
-        if fmt is not None:
-            selects.append(f"strftime(ChargePeriodStart, '{fmt}')")
-            names.append("period")
-        for group in query.group_by:
-            expression, bound = _dimension(group)
-            selects.append(expression)
-            params += bound
-            names.append(group)
-        selects.append("BillingCurrency")
-        names.append("BillingCurrency")
-        where, where_params = _where(query)
-        keys = ", ".join(str(n) for n in range(1, len(selects) + 1))
-        sql = (
-            f"SELECT {', '.join(selects)}, sum({query.cost}) AS cost FROM focus "
-            f"{where} GROUP BY {keys} "
-        )
-        if query.top:
-            sql += "ORDER BY cost DESC LIMIT ?"
-            where_params.append(query.top)
-        else:
-            sql += f"ORDER BY {keys}"
+        sql, params, names = cost_sql(query, "focus")
         with self._database() as db, self._deadline(db):
-            rows = db.execute(sql, params + where_params).fetchall()
+            rows = db.execute(sql, params).fetchall()
         items = [{**dict(zip(names, row[:-1], strict=True)), "cost": row[-1]} for row in rows]
         return {
             "cost_column": query.cost,
-            "granularity": "none" if fmt is None else query.granularity,
+            "granularity": "none" if query.top else query.granularity,
             "group_by": list(query.group_by),
             "items": [_jsonable(item) for item in items],
         }
@@ -253,15 +221,19 @@ class LakeQuery:
                     f"only SELECT queries run here, not {kind.name}; the lake is read-only"
                 )
             limit = self.limits.rows
+            rows: list[list[Any]] = []
             with self._deadline(db):
-                result = db.execute(text)
-                columns = [d[0] for d in result.description or []]
-                rows = result.fetchmany(limit + 1)
-        truncated = len(rows) > limit
+                # Through Arrow: every DuckDB type converts, time zones included.
+                reader = db.sql(text).to_arrow_reader(1024)
+                columns = list(reader.schema.names)
+                for batch in reader:
+                    rows += [list(row.values()) for row in batch.to_pylist()]
+                    if len(rows) > limit:
+                        break
         return {
             "columns": columns,
             "rows": [[_value(v) for v in row] for row in rows[:limit]],
-            "truncated": truncated,
+            "truncated": len(rows) > limit,
             "limit": limit,
         }
 
@@ -271,6 +243,55 @@ class LakeQuery:
 
 
 _EMPTY_FOCUS = arrow_schema([c.name for c in COLUMNS if c.core])
+
+
+def cost_sql(query: CostQuery, source: str) -> tuple[str, list[Any], list[str]]:
+    """The SQL of a cost query over ``source`` (a view or a ``read_parquet(...)``), its
+    parameters, and the names of its columns before ``cost``.
+
+    Time buckets are made in two steps: rows are summed per UTC day number (``epoch_us`` divided
+    by a day: integer work), then the few day groups are named and summed again per period.
+    Formatting or truncating each row's ``TIMESTAMP WITH TIME ZONE`` instead goes through the
+    time-zone calendar row by row, which made a query over 10 M rows five to ten times slower.
+    """
+    if query.cost not in COST_COLUMNS:
+        raise InvalidInput(
+            f"unknown cost column {query.cost!r}; choose one of {', '.join(COST_COLUMNS)}"
+        )
+    if query.granularity not in GRANULARITIES:
+        raise InvalidInput(f"unknown granularity {query.granularity!r}; choose day, month or none")
+    if query.start and query.end and query.end <= query.start:
+        raise InvalidInput("end must be after start")
+    fmt = None if query.top else GRANULARITIES[query.granularity]
+    inner: list[str] = []
+    outer: list[str] = []
+    params: list[Any] = []
+    names: list[str] = []
+    if fmt is not None:
+        inner.append(f"epoch_us(ChargePeriodStart) // {_DAY_US} AS g_day")
+        outer.append(f"strftime(DATE '1970-01-01' + CAST(g_day AS INTEGER), '{fmt}')")
+        names.append("period")
+    for number, group in enumerate([*query.group_by, "BillingCurrency"]):
+        expression, bound = _dimension(group) if group != "BillingCurrency" else (group, [])
+        inner.append(f"{expression} AS g{number}")
+        outer.append(f"g{number}")
+        params += bound
+        names.append(group)
+    where, where_params = _where(query)
+    inner_keys = ", ".join(str(n) for n in range(1, len(inner) + 1))
+    keys = ", ".join(str(n) for n in range(1, len(outer) + 1))
+    sql = (
+        f"SELECT {', '.join(outer)}, sum(cost) AS cost FROM ("
+        f"SELECT {', '.join(inner)}, sum({query.cost}) AS cost FROM {source} {where} "
+        f"GROUP BY {inner_keys}) GROUP BY {keys} "
+    )
+    params += where_params
+    if query.top:
+        sql += "ORDER BY cost DESC LIMIT ?"
+        params.append(query.top)
+    else:
+        sql += f"ORDER BY {keys}"
+    return sql, params, names
 
 
 def _strings(values: Sequence[str]) -> str:
