@@ -251,6 +251,7 @@ def test_sql_reads_the_lake_views(client: httpx.Client, collection: str, account
         f"WHERE BillingAccountId = '{account}'",
     )
     assert times.json()["rows"] == [["2024-08-01T00:00:00+00:00", "2024-08-03T00:00:00+00:00"]]
+    assert _sql(client, "SELECT 1 AS a, 2 AS a").json()["rows"] == [[1, 2]]
     many = _sql(client, "SELECT * FROM range(120)").json()  # the module's server cuts at 50
     assert (len(many["rows"]), many["truncated"], many["limit"]) == (50, True, 50)
 

@@ -132,7 +132,6 @@ def test_an_empty_lake_answers_queries(
     query = LakeQuery(catalog, {"local": backend}, tmp_path / "cache")
     assert query.cost(CostQuery(group_by=["ServiceName"]))["items"] == []
     assert query.sql("SELECT count(*) FROM focus")["rows"] == [[0]]
-    assert query.views() == ["focus"]
 
 
 @pytest.mark.parametrize("backend_fixture", ["s3_backend", "hdfs_backend"])

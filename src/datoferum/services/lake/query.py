@@ -48,7 +48,6 @@ from datoferum.spine.catalog.schema import LakePartition
 
 COST_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 GRANULARITIES = {"day": "%Y-%m-%d", "month": "%Y-%m", "none": None}
-_DATASET = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _TAG = re.compile(r'^[^"\\]{1,255}$')
 MAX_TOP = 1000
 _DAY_US = 86_400_000_000
@@ -151,11 +150,11 @@ class LakeQuery:
             db.execute(f"SET allowed_paths = {_strings(paths)}")
             db.execute("SET enable_external_access = false")
             for dataset, listed in objects.items():
-                if _DATASET.match(dataset):
-                    db.execute(
-                        f"CREATE VIEW {dataset} AS SELECT * FROM "
-                        f"read_parquet({_strings(listed)}, union_by_name = true)"
-                    )
+                name = '"' + dataset.replace('"', '""') + '"'
+                db.execute(
+                    f"CREATE VIEW {name} AS SELECT * FROM "
+                    f"read_parquet({_strings(listed)}, union_by_name = true)"
+                )
             if "focus" not in objects:  # an empty lake still answers cost queries
                 db.register("focus", _EMPTY_FOCUS.empty_table())
             db.execute("SET lock_configuration = true")
@@ -227,7 +226,9 @@ class LakeQuery:
                 reader = db.sql(text).to_arrow_reader(1024)
                 columns = list(reader.schema.names)
                 for batch in reader:
-                    rows += [list(row.values()) for row in batch.to_pylist()]
+                    # By column: names may repeat (SELECT 1, 1), which a dict per row loses.
+                    values = [column.to_pylist() for column in batch.columns]
+                    rows += [list(row) for row in zip(*values, strict=True)]
                     if len(rows) > limit:
                         break
         return {
@@ -236,10 +237,6 @@ class LakeQuery:
             "truncated": len(rows) > limit,
             "limit": limit,
         }
-
-    def views(self) -> list[str]:
-        """The datasets a query can use."""
-        return sorted({"focus", *self._objects()})
 
 
 _EMPTY_FOCUS = arrow_schema([c.name for c in COLUMNS if c.core])
