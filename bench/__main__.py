@@ -21,6 +21,7 @@ from bench import (
     cases,
     catalogs,
     client,
+    lake,
     normalize,
     policy,
     purge,
@@ -31,7 +32,7 @@ from bench import (
 
 CASES = (
     "upload", "download", "small", "catalogs", "audit", "policy", "purge", "replication",
-    "normalize",
+    "normalize", "lake",
 )  # fmt: skip
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -63,6 +64,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--normalize-rows", type=int, default=10_000_000,
         help="rows of the CUR file normalized (10000000)",
     )  # fmt: skip
+    parser.add_argument(
+        "--lake-rows", type=int, default=10_000_000, help="FOCUS rows in the lake (10000000)"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to save figures")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install nginx")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
@@ -127,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             "purge": lambda: purge.execute(workdir, args.runs, args.purge_files),
             "replication": lambda: replication.replicate(workdir, args.runs, args.replication_mib),
             "normalize": lambda: normalize.throughput(workdir, args.runs, args.normalize_rows),
+            "lake": lambda: lake.query(workdir, args.runs, args.lake_rows),
         }
         for name in CASES:
             if name in args.cases:

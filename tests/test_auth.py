@@ -41,6 +41,7 @@ class Endpoint:
 
 DATA = "/api/v1/data/{collection}/{path}"
 READERS = frozenset({"admin", "auditor"})
+LAKE = frozenset({"admin", "consumer", "auditor"})
 ENDPOINTS = [
     Endpoint("put-data", "PUT", "/api/v1/data/{collection}/by-{role}.bin", DATA,
              frozenset({"admin", "producer"}), 201),
@@ -153,6 +154,18 @@ ENDPOINTS = [
                frozenset({"admin", "producer"}), 200, {root: []})
       for signal, root in (("traces", "resourceSpans"), ("metrics", "resourceMetrics"),
                            ("logs", "resourceLogs"))),
+    Endpoint("lake-normalize", "POST", "/api/v1/lake/normalize", "/api/v1/lake/normalize",
+             frozenset({"admin"}), 202, {"file_id": "{file_id}"}),
+    Endpoint("lake-storage-cost", "POST", "/api/v1/lake/storage-cost",
+             "/api/v1/lake/storage-cost", frozenset({"admin"}), 202, {"day": "2024-01-01"}),
+    Endpoint("lake-partitions", "GET", "/api/v1/lake/partitions", "/api/v1/lake/partitions",
+             LAKE, 200),
+    Endpoint("lake-cost", "GET", "/api/v1/lake/cost?group_by=ServiceName", "/api/v1/lake/cost",
+             LAKE, 200),
+    Endpoint("lake-top", "GET", "/api/v1/lake/cost/top?by=ServiceName", "/api/v1/lake/cost/top",
+             LAKE, 200),
+    Endpoint("lake-sql", "POST", "/api/v1/lake/sql", "/api/v1/lake/sql", LAKE, 200,
+             {"sql": "SELECT 1"}),
 ]  # fmt: skip
 ENDPOINT_IDS = [e.name for e in ENDPOINTS]
 BY_NAME = {e.name: e for e in ENDPOINTS}

@@ -156,6 +156,47 @@ class Settings(BaseSettings):
         description="Attempts per webhook delivery before it is marked `dead`; retries back off "
         "exponentially, from about 2 s up to 10 minutes apart.",
     )
+    lake_watch_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often each process looks for newly captured files a lake source "
+        "recognises (billing exports) and queues their normalization (0: this process does not).",
+    )
+    lake_query_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest time one lake query (cost, top, SQL) may run before it is stopped.",
+    )
+    lake_query_rows: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most rows a lake SQL query returns; longer answers are cut and marked "
+        "`truncated`.",
+    )
+    lake_query_memory: str = Field(
+        default="1GB",
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*[KMGT]i?B$",
+        description="Memory one lake query may use (DuckDB's `memory_limit`, e.g. `512MB`).",
+    )
+    storage_prices: str = Field(
+        default="",
+        pattern=r"^\s*([A-Za-z0-9_.-]+\s*=\s*[0-9]+(\.[0-9]+)?\s*(,\s*|$))*$",
+        description="Price of storage per backend per GiB-month, as `backend=price` pairs "
+        "(`local=0.02,s3=0.023`): Datoferum's own storage cost, written to the lake as FOCUS "
+        "rows (a backend not named costs 0).",
+    )
+    storage_price_currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 currency of `DATOFERUM_STORAGE_PRICES`.",
+    )
+    storage_cost_cron: str = Field(
+        default="30 0 * * *",
+        description="When the day's own storage cost is written to the lake (cron); the newest "
+        "run of a day replaces that day's rows.",
+    )
     subject_key: str = Field(
         default="subject",
         pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
@@ -202,6 +243,12 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().absolute() if value is not None else None
+
+    @property
+    def storage_price_table(self) -> dict[str, float]:
+        """``storage_prices`` as backend → price per GiB-month."""
+        pairs = (item.split("=", 1) for item in self.storage_prices.split(",") if item.strip())
+        return {name.strip(): float(price) for name, price in pairs}
 
     @property
     def catalog_url(self) -> str:

@@ -28,6 +28,8 @@ class Permission(StrEnum):
     SHARE = "links:manage"
     MANAGE_WEBHOOKS = "webhooks:manage"
     MANAGE_STORAGE = "storage:manage"  # scrubs, dark-data reports
+    QUERY_LAKE = "lake:query"  # cost queries, lake SQL, partitions and their lineage
+    MANAGE_LAKE = "lake:manage"  # normalize files again, write the own storage cost now
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -36,7 +38,13 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         {Permission.WRITE_DATA, Permission.READ_CATALOG, Permission.SEND_SIGNALS}
     ),
     Role.CONSUMER: frozenset(
-        {Permission.READ_DATA, Permission.READ_CATALOG, Permission.SEND_SIGNALS, Permission.SHARE}
+        {
+            Permission.READ_DATA,
+            Permission.READ_CATALOG,
+            Permission.SEND_SIGNALS,
+            Permission.SHARE,
+            Permission.QUERY_LAKE,
+        }
     ),
     Role.AUDITOR: frozenset(
         {
@@ -45,6 +53,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.VERIFY_AUDIT,
             Permission.READ_JOBS,
             Permission.READ_LIFECYCLE,
+            Permission.QUERY_LAKE,
         }
     ),
 }

@@ -29,7 +29,7 @@ from datoferum.services.placement import PlacementService
 from datoferum.services.worker import JobContext
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
-from datoferum.spine.catalog.schema import Replica, Version
+from datoferum.spine.catalog.schema import LakePartition, Replica, Version
 from datoferum.spine.eventlog import NewEvent
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,13 @@ class ScrubService:
                         select(Replica.key).where(
                             Replica.backend == backend_name, Replica.key.in_(batch),
                             Replica.state.in_(("present", "corrupt", "missing", "removing")),
+                        )
+                    ).scalars()
+                ) | set(
+                    conn.execute(
+                        select(LakePartition.storage_key).where(
+                            LakePartition.backend == backend_name,
+                            LakePartition.storage_key.in_(batch),
                         )
                     ).scalars()
                 )  # fmt: skip

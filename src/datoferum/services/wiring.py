@@ -24,6 +24,7 @@ from datoferum.services.capture import CaptureService
 from datoferum.services.certificates import CertificateService
 from datoferum.services.erasure import ErasureService
 from datoferum.services.holds import HoldService
+from datoferum.services.lake import Lake
 from datoferum.services.links import LinkService
 from datoferum.services.placement import PlacementService
 from datoferum.services.policies import PolicyService, QueryHolds
@@ -70,6 +71,8 @@ class Services:
     placement: PlacementService
     scrub: ScrubService
     hash_executor: ThreadPoolExecutor
+    #: ThriftData's lake: normalization, queries, own storage cost.
+    lake: Lake
     #: Job kind -> handler; lifecycle services register theirs when built.
     handlers: dict[str, Handler] = field(default_factory=dict)
     #: The OTLP receiver; built on the capture service once that exists.
@@ -124,6 +127,9 @@ class Services:
                 )
             )
         loops += webhook_loops(self.catalog, settings)
+        if settings.lake_watch_seconds > 0:
+            watch = every(settings.lake_watch_seconds, self.lake.watcher.drain, "lake watch")
+            loops.append(("datoferum-lake-watch", watch))
         if settings.sweep_interval_seconds > 0:
             loops.append(
                 ("datoferum-sweep", every(settings.sweep_interval_seconds, self.sweep, "sweep"))
@@ -182,6 +188,7 @@ def build_services(settings: Settings) -> Services:
         placement=placement,
         scrub=ScrubService(catalog, backends, placement, settings.scrub_bytes_per_second),
         hash_executor=hash_executor,
+        lake=Lake.build(settings, catalog, backends, storage),
     )
     services.capture.classifier = policies.classify
     services.telemetry = TelemetryReceiver(services.capture, settings.otlp_collection)
@@ -196,6 +203,7 @@ def build_services(settings: Settings) -> Services:
             "placement": placement.run_job,
             "scrub": services.scrub.run_job,
             "storage.report": services.scrub.dark_data_job,
+            **services.lake.handlers(),
         }
     )
     return services
@@ -246,6 +254,7 @@ def prepare(settings: Settings) -> str | None:
         with services.catalog.writing() as conn:
             set_schedule(conn, "retention.sweep", settings.retention_sweep_cron)
             set_schedule(conn, "scrub", settings.scrub_cron)
+            set_schedule(conn, "lake.storage_cost", settings.storage_cost_cron)
         if settings.policies_directory.is_dir():
             for applied in services.policies.load_directory(settings.policies_directory):
                 log.info("policy %(name)s version %(version)s: %(change)s", applied)

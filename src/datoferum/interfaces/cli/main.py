@@ -17,6 +17,7 @@ from datoferum.interfaces.cli import (
     certificates,
     erasure,
     focus,
+    lake,
     lifecycle,
     links,
     storage,
@@ -112,7 +113,7 @@ for command in (
     transfer.put, transfer.get, catalog.list_files, catalog.info, catalog.events,
     admin.token, admin.audit, admin.whoami, certificates.certificate, certificates.key,
     webhooks.webhook, lifecycle.hold, lifecycle.purge, lifecycle.signal, erasure.erasure,
-    links.link, policy, storage.storage, focus.focus,
+    links.link, policy, storage.storage, focus.focus, lake.lake,
 ):  # fmt: skip
     cli.add_command(command)
 

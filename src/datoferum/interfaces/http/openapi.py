@@ -15,6 +15,7 @@ from datoferum.interfaces.http.routes import (
     erasure,
     holds,
     jobs,
+    lake,
     links,
     otlp,
     policies,
@@ -42,6 +43,7 @@ RESOURCE_MODULES = [
     storage,
     stats,
     stream,
+    lake,
     otlp,
 ]
 

@@ -26,6 +26,8 @@ _ACTIONS = {
     Permission.SHARE: "create or revoke download links",
     Permission.MANAGE_WEBHOOKS: "manage webhooks",
     Permission.MANAGE_STORAGE: "run scrubs and storage reports",
+    Permission.QUERY_LAKE: "query the lake",
+    Permission.MANAGE_LAKE: "normalize files into the lake",
 }
 
 

@@ -115,7 +115,8 @@ def _plan(paths: Sequence[Path]) -> tuple[list[_Input], list[str]]:
     return inputs, names + list(custom_columns)
 
 
-def _schema(columns: list[str]) -> pa.Schema:
+def arrow_schema(columns: list[str]) -> pa.Schema:
+    """The Arrow schema of FOCUS output with these columns (``x_`` columns are strings)."""
     fields = []
     for name in columns:
         known = COLUMNS_BY_NAME.get(name)
@@ -153,6 +154,36 @@ def _batches(item: _Input, services: ServiceCatalog, columns: list[str]) -> Iter
         yield values
 
 
+class FocusStream:
+    """FOCUS 1.2 rows of some inputs as Arrow batches of one fixed schema, streamed.
+
+    Opening it recognises every input (so an unknown format fails before any row is read) and
+    fixes the schema; ``batches`` then yields ``(input, batch)`` pairs, bounded in size. The
+    converter writes them to one file; the lake splits them into partitions.
+    """
+
+    def __init__(self, inputs: Sequence[Path]) -> None:
+        if not inputs:
+            raise BillingFileError("no input files")
+        self._plan, self.columns = _plan(inputs)
+        self.schema = arrow_schema(self.columns)
+        self.services = ServiceCatalog()
+
+    def sources(self) -> list[str]:
+        """The recognised format of each input, in order (``aws-cur``, ``focus``, ...)."""
+        return [item.connector.source for item in self._plan]
+
+    def batches(self) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """(index of the input, rows converted from it), one bounded batch at a time."""
+        for index, item in enumerate(self._plan):
+            for values in _batches(item, self.services, self.columns):
+                arrays = [
+                    pa.array(column, type=self.schema.field(i).type)
+                    for i, column in enumerate(values)
+                ]
+                yield index, pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
 def convert(
     inputs: Sequence[Path],
     output: Path,
@@ -163,32 +194,36 @@ def convert(
     if not inputs:
         raise BillingFileError("no input files")
     kind = output_format(output)
-    plan, columns = _plan(inputs)
-    schema = _schema(columns)
-    report = ConversionReport(output=output, format=kind, columns=columns)
-    services = ServiceCatalog()
+    stream = FocusStream(inputs)
+    report = ConversionReport(output=output, format=kind, columns=stream.columns)
     partial = output.with_name(f".{output.name}.{os.getpid()}.part")
+    counts = [0] * len(inputs)
+    formats = stream.sources()
+
+    def finish(index: int) -> None:
+        done = InputReport(inputs[index], formats[index], counts[index])
+        report.inputs.append(done)
+        if on_input is not None:
+            on_input(done)
+
     try:
-        with _writer(kind, partial, schema) as write:
-            for item in plan:
-                count = 0
-                for values in _batches(item, services, columns):
-                    arrays = [
-                        pa.array(column, type=schema.field(i).type)
-                        for i, column in enumerate(values)
-                    ]
-                    write(pa.RecordBatch.from_arrays(arrays, schema=schema))
-                    count += len(values[0]) if values else 0
-                done = InputReport(item.export.path, item.connector.source, count)
-                report.inputs.append(done)
-                if on_input is not None:
-                    on_input(done)
+        with _writer(kind, partial, stream.schema) as write:
+            current = 0
+            for index, batch in stream.batches():
+                while current < index:
+                    finish(current)
+                    current += 1
+                write(batch)
+                counts[index] += batch.num_rows
+            while current < len(inputs):
+                finish(current)
+                current += 1
         partial.replace(output)
     except OSError as error:
         raise BillingFileError(f"{output}: cannot write: {error.strerror or error}") from None
     finally:
         partial.unlink(missing_ok=True)
-    report.services_adjusted = services.adjusted
+    report.services_adjusted = stream.services.adjusted
     return report
 
 

@@ -29,20 +29,35 @@ def _is_cur(header: list[str]) -> bool:
     return legacy or cur2
 
 
-def connector_for(export: Export) -> Connector:
-    """The connector for ``export``; FOCUS is tried first because a FOCUS file written by a
+def family(header: list[str]) -> str | None:
+    """Which kind of export ``header`` (column names) belongs to: ``focus``, ``aws-cur``,
+    ``gcp`` or ``azure``, else None. FOCUS is tried first because a FOCUS file written by a
     provider may also carry that provider's columns (as ``x_`` columns)."""
-    header = export.header
+    if focus.recognises(header):
+        return "focus"
+    if _is_cur(header):
+        return "aws-cur"
+    if gcp.recognises(header):
+        return "gcp"
+    if azure.recognises(header):
+        return "azure"
+    return None
+
+
+def connector_for(export: Export) -> Connector:
+    """The connector for ``export``: an OpenCost response by its shape, else by :func:`family`."""
     if export.shape == "opencost":
         return OpenCostConnector()
-    if focus.recognises(header):
+    header = export.header
+    found = family(header)
+    if found == "focus":
         export.null_values = ["NULL"]
         return FocusConnector(header)
-    if _is_cur(header):
+    if found == "aws-cur":
         return CurConnector(header)
-    if gcp.recognises(header):
+    if found == "gcp":
         return GcpConnector(header, export.shape)
-    if azure.recognises(header):
+    if found == "azure":
         return AzureConnector(header)
     shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
     raise BillingFileError(

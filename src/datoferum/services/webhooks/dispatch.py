@@ -1,11 +1,9 @@
 """The dispatcher: turns new events into webhook deliveries.
 
-It reads the event log after the ``webhooks`` cursor, writes one delivery row per subscription
-that wants each event, and moves the cursor, all in one transaction. The cursor row is locked
-for that transaction (``FOR UPDATE``; on SQLite the writer's ``BEGIN IMMEDIATE``), so the
+It reads the event log after the ``webhooks`` cursor (``spine/cursors.py``), writes one delivery
+row per subscription that wants each event, and moves the cursor, all in one transaction, so the
 dispatchers of several processes take turns; the unique (subscription, event) pair makes a batch
-that is somehow read twice harmless. Events become visible in sequence order (appends lock the
-chain head until they commit), so a cursor never skips an event that commits late.
+that is somehow read twice harmless.
 """
 
 from __future__ import annotations
@@ -14,12 +12,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, insert, select
 
-from datoferum.spine import eventlog
+from datoferum.spine import cursors, eventlog
 from datoferum.spine.catalog.database import Catalog
-from datoferum.spine.catalog.schema import ChainHead, Collection, Cursor, File, WebhookDelivery
+from datoferum.spine.catalog.schema import Collection, File, WebhookDelivery
 from datoferum.spine.eventlog import EventRecord
 
 from . import subscriptions
@@ -49,31 +46,6 @@ def collections_of(conn: Connection, events: Sequence[EventRecord]) -> dict[int,
     return found
 
 
-def _head(conn: Connection) -> int:
-    return int(conn.execute(select(ChainHead.seq)).scalar() or 0)
-
-
-def _position(conn: Connection, *, lock: bool = False) -> int | None:
-    query = select(Cursor.seq).where(Cursor.name == CURSOR)
-    if lock and conn.dialect.name != "sqlite":
-        query = query.with_for_update()
-    seq = conn.execute(query).scalar()
-    return None if seq is None else int(seq)
-
-
-def _lock_position(conn: Connection) -> int:
-    """The cursor, locked until the transaction ends (created at 0 the first time)."""
-    seq = _position(conn, lock=True)
-    if seq is not None:
-        return seq
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(Cursor).values(name=CURSOR, seq=0))
-    except IntegrityError:  # another process created it meanwhile
-        pass
-    return _position(conn, lock=True) or 0
-
-
 def _without_existing(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not rows:
         return rows
@@ -87,10 +59,6 @@ def _without_existing(conn: Connection, rows: list[dict[str, Any]]) -> list[dict
     return [row for row in rows if (row["subscription_id"], row["event_seq"]) not in existing]
 
 
-def _move(conn: Connection, seq: int) -> None:
-    conn.execute(update(Cursor).where(Cursor.name == CURSOR).values(seq=seq))
-
-
 class Dispatcher:
     def __init__(self, catalog: Catalog, *, batch: int = BATCH) -> None:
         self.catalog = catalog
@@ -99,16 +67,16 @@ class Dispatcher:
     def run_once(self) -> int:
         """Dispatch the next batch of events; returns how many events were read."""
         with self.catalog.reading() as conn:  # most ticks find nothing: no write lock for them
-            if (_position(conn) or 0) >= _head(conn):
+            if (cursors.position(conn, CURSOR) or 0) >= cursors.head(conn):
                 return 0
         with self.catalog.writing() as conn:
-            after = _lock_position(conn)
+            after = cursors.lock_position(conn, CURSOR)
             # The head is read before the subscriptions: a subscription committed after that
             # read starts past the head, so no event up to it can be one it should have had.
-            head = _head(conn)
+            head = cursors.head(conn)
             wanted = subscriptions.active(conn)
             if not wanted:  # nobody listens: skip ahead without reading events
-                _move(conn, head)
+                cursors.move(conn, CURSOR, head)
                 return head - after
             events = [
                 e for e in eventlog.page(conn, after_seq=after, limit=self.batch) if e.seq <= head
@@ -119,7 +87,7 @@ class Dispatcher:
             rows = _without_existing(conn, rows)
             if rows:
                 conn.execute(insert(WebhookDelivery), rows)
-            _move(conn, events[-1].seq)
+            cursors.move(conn, CURSOR, events[-1].seq)
         return len(events)
 
     def drain(self, budget_seconds: float = 10.0) -> int:

@@ -382,3 +382,35 @@ class Cursor(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(SEQUENCE)
+
+
+class LakePartition(Base):
+    """One Parquet object of the lake: rows of one dataset partition from one source.
+
+    ``source_key`` names the input whose contribution the object is (``file:<file id>`` for a
+    captured file, ``storage-cost:<day>`` for Datoferum's own cost): normalizing that input again
+    replaces every object of its key in one transaction, so the lake never holds its rows twice.
+    The file and version that produced the object are its lineage.
+    """
+
+    __tablename__ = "lake_partitions"
+    __table_args__ = (Index(None, "dataset"), Index(None, "source_key"), Index(None, "file_id"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(64))
+    #: Hive-style partition path, e.g. ``provider=aws/billing_period=2024-03``.
+    partition_path: Mapped[str] = mapped_column(String(255))
+    #: The object's place in the lake's key space: ``<dataset>/<partition>/part-<id>.parquet``.
+    path: Mapped[str] = mapped_column(String(512))
+    source_key: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    version_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    backend: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(1024))
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(HASH)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
