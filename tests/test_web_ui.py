@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from keycloak import Realm
+from lake_helpers import charge, focus_csv, upload, wait_for_event
 
 from conftest import ADMIN_TOKEN, ROOT, LiveServer
 
@@ -401,6 +402,51 @@ def test_erasure_preview_execute_and_follow(page: Any, ui_server: LiveServer) ->
     row.first.wait_for()
     row.first.get_by_text("succeeded").wait_for(timeout=60_000)  # followed while it runs
     assert subject not in table.inner_text()
+
+
+def test_jobs_page_follows_a_job_without_reloading(page: Any, ui_server: LiveServer) -> None:
+    sign_in(page)
+    page.get_by_role("menuitem", name="Jobs").click()
+    page.wait_for_url("**/jobs")
+    page.wait_for_timeout(1000)  # the first listing is in: what follows must come on its own
+    with ui_server.client() as client:
+        started = client.post("/api/v1/storage/report")
+    assert started.status_code == 202, started.text
+    loads = page.evaluate("performance.getEntriesByType('navigation').length")
+    row = page.get_by_role("row").filter(has_text="storage.report")
+    row.first.get_by_text("succeeded").wait_for(timeout=30_000)
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == loads
+
+
+def test_insights_show_cost_from_the_lake(page: Any, ui_server: LiveServer) -> None:
+    rows = [
+        charge("ui-insights", "2024-03-04", "Transcoding", "120.50"),
+        charge("ui-insights", "2024-04-09", "Transcoding", "80.25"),
+        charge("ui-insights", "2024-04-10", "Archive Storage", "9.75", category="Storage"),
+    ]
+    with ui_server.client() as client:
+        record = upload(client, "ui-insights", "billing/focus-2024.csv", focus_csv(rows))
+        done = wait_for_event(client, record["id"], ["lake.normalized", "lake.normalize_failed"])
+    assert done["type"] == "lake.normalized", done
+    sign_in(page)
+    page.get_by_role("menuitem", name="Insights").click()
+    page.get_by_text("BilledCost by month and ServiceName").wait_for()
+    table = page.get_by_role("table", name="Largest by ServiceName")
+    first = table.get_by_role("row").nth(1)
+    first.get_by_text("Transcoding").wait_for()
+    assert "$200.75" in first.inner_text()
+    page.get_by_label("Group by").click()
+    page.get_by_role("option", name="ServiceCategory").click()
+    page.get_by_role("table", name="Largest by ServiceCategory").get_by_text("Storage").wait_for()
+    labels = page.evaluate(
+        "[...document.querySelectorAll('[aria-label]')].map((node) => node.getAttribute("
+        "'aria-label'))"
+    )
+    described = [label for label in labels if label.startswith("Insights.")]
+    assert described == [
+        "Insights. Compute: 2024-03 120.50, 2024-04 80.25; Storage: 2024-03 0.00, 2024-04 9.75."
+    ], labels
+    screenshots(page, "insights")
 
 
 def test_links_page_lists_and_revokes(page: Any, ui_server: LiveServer) -> None:

@@ -14,17 +14,18 @@ export type Permission =
   | "lifecycle:manage"
   | "webhooks:manage"
   | "links:manage"
-  | "signals:send";
+  | "signals:send"
+  | "lake:query";
 
 const TABLE: Record<Role, Permission[]> = {
   admin: [
     "data:write", "data:read", "catalog:read", "events:read", "audit:verify", "jobs:read",
     "jobs:manage", "lifecycle:read", "lifecycle:manage", "webhooks:manage", "links:manage",
-    "signals:send",
+    "signals:send", "lake:query",
   ],
   producer: ["data:write", "catalog:read", "signals:send"],
-  consumer: ["data:read", "catalog:read", "links:manage", "signals:send"],
-  auditor: ["catalog:read", "events:read", "audit:verify", "jobs:read", "lifecycle:read"],
+  consumer: ["data:read", "catalog:read", "links:manage", "signals:send", "lake:query"],
+  auditor: ["catalog:read", "events:read", "audit:verify", "jobs:read", "lifecycle:read", "lake:query"],
 };
 
 export function can(role: Role | undefined, permission: Permission): boolean {

@@ -141,7 +141,16 @@ export const en = {
       execute: "Erase",
       result: "Result",
     },
-    insights: { title: "Insights", soon: "Coming soon: costs, usage and anomalies from the files you carry." },
+    insights: {
+      title: "Insights",
+      group_by: "Group by",
+      cost_column: "Cost",
+      by_month: "%{column} by month and %{group}",
+      top: "Largest by %{group}",
+      other: "Others",
+      empty: "No cost data in the lake yet: upload a billing export (AWS CUR, Azure, GCP, FOCUS or OpenCost) and it is normalized as it arrives.",
+      not_allowed: "Your role does not read the cost lake (admins, consumers and auditors do).",
+    },
     theme: { light: "Light", dark: "Dark" },
     states: {
       receiving: "receiving", captured: "captured", classified: "classified", placing: "placing",

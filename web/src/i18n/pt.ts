@@ -143,7 +143,16 @@ export const pt: Messages = {
       execute: "Eliminar",
       result: "Resultado",
     },
-    insights: { title: "Análises", soon: "Em breve: custos, uso e anomalias a partir dos arquivos que você transporta." },
+    insights: {
+      title: "Análises",
+      group_by: "Agrupar por",
+      cost_column: "Custo",
+      by_month: "%{column} por mês e %{group}",
+      top: "Maiores por %{group}",
+      other: "Outros",
+      empty: "Ainda não há dados de custo no lake: envie uma exportação de faturamento (AWS CUR, Azure, GCP, FOCUS ou OpenCost) e ela é normalizada ao chegar.",
+      not_allowed: "O seu papel não lê o lake de custos (administradores, consumidores e auditores leem).",
+    },
     theme: { light: "Claro", dark: "Escuro" },
     states: {
       receiving: "recebendo", captured: "capturado", classified: "classificado", placing: "distribuindo",

@@ -11,6 +11,8 @@ const jobStates = ["queued", "running", "succeeded", "failed", "cancelled"].map(
   id,
   name: `datoferum.states.${id}`,
 }));
+const LIVE_MS = 2000;
+
 const jobFilters = [
   <SelectInput key="state" source="state" choices={jobStates} alwaysOn />,
   <TextInput key="kind" source="kind" alwaysOn />,
@@ -59,7 +61,9 @@ export function JobList() {
   const { permissions } = usePermissions<Role>();
   const small = useMediaQuery<Theme>((theme) => theme.breakpoints.down("sm"));
   return (
-    <List filters={jobFilters} sort={{ field: "created_at", order: "DESC" }}>
+    // Live: the page asks again every few seconds while it is shown, so states and progress bars
+    // move by themselves (a window of 25 jobs is cheap to read).
+    <List filters={jobFilters} sort={{ field: "created_at", order: "DESC" }} queryOptions={{ refetchInterval: LIVE_MS }}>
       {small ? (
         <SimpleList primaryText={(record) => String(record.kind)} secondaryText={(record) => String(record.state)} linkType={false} />
       ) : (
