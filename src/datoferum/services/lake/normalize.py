@@ -58,38 +58,68 @@ class Input:
         return f"{self.collection}/{self.path}"
 
 
+_VERSIONS = (
+    select(
+        Version.id,
+        Version.file_id,
+        Version.number,
+        Version.state,
+        Version.content_type,
+        File.path,
+        File.latest_version,
+        Collection.name.label("collection"),
+    )
+    .join(File, File.id == Version.file_id)
+    .join(Collection, Collection.id == File.collection_id)
+)
+
+
+def _inputs(conn: Connection, rows: Sequence[Any]) -> list[Input]:
+    """The versions ``rows`` (of ``_VERSIONS``) with their present copies, in one more query."""
+    copies: dict[str, dict[str, str]] = {row.id: {} for row in rows}
+    if copies:
+        for replica in conn.execute(
+            select(Replica.version_id, Replica.backend, Replica.key).where(
+                Replica.version_id.in_(list(copies)), Replica.state == "present"
+            )
+        ):
+            copies[replica.version_id][replica.backend] = replica.key
+    return [
+        Input(
+            row.file_id, row.id, row.number, row.collection, row.path, row.content_type or "",
+            row.state, copies[row.id],
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
 def find(conn: Connection, *, version_id: str | None = None, file_id: str | None = None,
          number: int | None = None) -> Input:  # fmt: skip
     """A version by id, or a file's version ``number`` (its newest when None)."""
-    query = (
-        select(
-            Version.id, Version.file_id, Version.number, Version.state, Version.content_type,
-            File.path, File.latest_version, Collection.name.label("collection"),
-        )
-        .join(File, File.id == Version.file_id)
-        .join(Collection, Collection.id == File.collection_id)
-    )  # fmt: skip
     if version_id is not None:
-        query = query.where(Version.id == version_id)
+        query = _VERSIONS.where(Version.id == version_id)
     else:
         chosen = number if number is not None else File.latest_version
-        query = query.where(Version.file_id == file_id, Version.number == chosen)
+        query = _VERSIONS.where(Version.file_id == file_id, Version.number == chosen)
     row = conn.execute(query).first()
     if row is None:
         what = f"version {number} of file {file_id}" if number else f"file {file_id}"
         raise NotFound(f"there is no {what if version_id is None else 'version ' + version_id}")
-    copies = {
-        r.backend: r.key
-        for r in conn.execute(
-            select(Replica.backend, Replica.key).where(
-                Replica.version_id == row.id, Replica.state == "present"
-            )
-        )
-    }
-    return Input(
-        row.file_id, row.id, row.number, row.collection, row.path, row.content_type or "",
-        row.state, copies,
-    )  # fmt: skip
+    return _inputs(conn, [row])[0]
+
+
+def find_many(conn: Connection, wanted: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Input]:
+    """Versions by (file id, number), in two queries whatever their number: the capture watcher
+    looks up a page of captures at a time. Versions that no longer exist are left out."""
+    if not wanted:
+        return {}
+    keys = set(wanted)
+    rows = [
+        row
+        for row in conn.execute(_VERSIONS.where(Version.file_id.in_({f for f, _ in keys})))
+        if (row.file_id, row.number) in keys
+    ]
+    return {(found.file_id, found.number): found for found in _inputs(conn, rows)}
 
 
 class Normalizer:

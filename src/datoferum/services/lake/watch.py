@@ -17,7 +17,7 @@ import time
 
 from datoferum.domain.roles import SYSTEM
 from datoferum.errors import DatoferumError
-from datoferum.services.lake.normalize import Input, Normalizer, find, queue
+from datoferum.services.lake.normalize import Input, Normalizer, find_many, queue
 from datoferum.services.lake.sources import LakeSource
 from datoferum.spine import cursors, eventlog
 from datoferum.spine.eventlog import NewEvent
@@ -50,15 +50,13 @@ class Watcher:
             ]
             # A short page means every event up to the head has been seen.
             reached = events[-1].seq if len(events) == self.batch else head
-            targets: list[tuple[Input, str]] = []
-            for event in events:
-                if event.type != "file.captured" or not event.file_id:
-                    continue
-                try:
-                    target = find(conn, file_id=event.file_id, number=event.version)
-                except DatoferumError:  # purged meanwhile
-                    continue
-                targets.append((target, event.correlation_id))
+            captures = [
+                ((e.file_id, e.version), e.correlation_id)
+                for e in events
+                if e.type == "file.captured" and e.file_id and e.version
+            ]
+            versions = find_many(conn, [key for key, _ in captures])
+            targets = [(versions[key], why) for key, why in captures if key in versions]
         found: list[tuple[Input, str, LakeSource]] = []
         for target, correlation in targets:
             try:
