@@ -17,6 +17,7 @@ import re
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,8 +40,10 @@ def provider_slug(name: str) -> str:
     return _SLUG.sub("-", name.lower()).strip("-") or "unknown"
 
 
+@lru_cache(maxsize=4)
 def _text(head: bytes) -> str:
-    """The head as text, decompressed when it is gzip (a partial stream is fine)."""
+    """The head as text, decompressed when it is gzip (a partial stream is fine). Kept for the
+    last few heads: every billing source asks about the same head in turn."""
     if head.startswith(_GZIP):
         try:
             head = zlib.decompressobj(wbits=31).decompress(head)
@@ -70,6 +73,13 @@ def header_of(head: bytes) -> list[str] | None:
         return None
 
 
+@lru_cache(maxsize=4)
+def _family_of(head: bytes) -> str | None:
+    """The export family the head's columns show, worked out once per head for all sources."""
+    header = header_of(head)
+    return None if header is None else family(header)
+
+
 @dataclass
 class BillingSource:
     """One family of billing exports (``family`` as ``focus.detect`` names it). Not frozen:
@@ -80,8 +90,7 @@ class BillingSource:
     dataset: str = DATASET
 
     def recognises(self, head: bytes, path: str, content_type: str) -> bool:
-        header = header_of(head)
-        return header is not None and family(header) == self.family
+        return _family_of(head) == self.family
 
     def read(self, source: Path) -> Iterator[tuple[Mapping[str, str], pa.RecordBatch]]:
         stream = FocusStream([source])
