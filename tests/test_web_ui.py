@@ -438,14 +438,21 @@ def test_insights_show_cost_from_the_lake(page: Any, ui_server: LiveServer) -> N
     page.get_by_label("Group by").click()
     page.get_by_role("option", name="ServiceCategory").click()
     page.get_by_role("table", name="Largest by ServiceCategory").get_by_text("Storage").wait_for()
-    labels = page.evaluate(
-        "[...document.querySelectorAll('[aria-label]')].map((node) => node.getAttribute("
-        "'aria-label'))"
-    )
-    described = [label for label in labels if label.startswith("Insights.")]
-    assert described == [
+    # The chart's answer may come after the table's: wait for it (the page's CSP forbids the
+    # eval that Playwright's wait_for_function needs).
+    expected = (
         "Insights. Compute: 2024-03 120.50, 2024-04 80.25; Storage: 2024-03 0.00, 2024-04 9.75."
-    ], labels
+    )
+    for _ in range(20):
+        labels = page.evaluate(
+            "[...document.querySelectorAll('[aria-label]')].map((node) => node.getAttribute("
+            "'aria-label'))"
+        )
+        if expected in labels:
+            break
+        page.wait_for_timeout(500)
+    else:
+        raise AssertionError(f"the chart never showed the categories: {labels}")
     screenshots(page, "insights")
 
 

@@ -37,8 +37,10 @@ export function InsightsPage() {
   const { permissions } = usePermissions<Role>();
   const [group, setGroup] = useState("ServiceName");
   const [column, setColumn] = useState("BilledCost");
-  const [monthly, setMonthly] = useState<CostRow[] | null>(null);
-  const [top, setTop] = useState<CostRow[] | null>(null);
+  // Each answer is kept with the grouping it was asked for, so a chart or table never labels
+  // the rows of one grouping with another's column while the new answer is on its way.
+  const [monthly, setMonthly] = useState<{ group: string; rows: CostRow[] } | null>(null);
+  const [top, setTop] = useState<{ group: string; rows: CostRow[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const allowed = can(permissions, "lake:query");
 
@@ -47,10 +49,10 @@ export function InsightsPage() {
     setError(null);
     const common = `cost=${encodeURIComponent(column)}`;
     api<{ items: CostRow[] }>(`/api/v1/lake/cost?group_by=${encodeURIComponent(group)}&granularity=month&${common}`)
-      .then(({ json }) => setMonthly(json.items))
+      .then(({ json }) => setMonthly({ group, rows: json.items }))
       .catch((failure: Error) => setError(failure.message));
     api<{ items: CostRow[] }>(`/api/v1/lake/cost/top?by=${encodeURIComponent(group)}&n=10&${common}`)
-      .then(({ json }) => setTop(json.items))
+      .then(({ json }) => setTop({ group, rows: json.items }))
       .catch((failure: Error) => setError(failure.message));
   }, [allowed, group, column]);
 
@@ -85,33 +87,33 @@ export function InsightsPage() {
           </Stack>
         )}
         {error && <Alert severity="error">{error}</Alert>}
-        {allowed && monthly && monthly.length === 0 && <Alert severity="info">{translate("datoferum.insights.empty")}</Alert>}
-        {allowed && monthly && monthly.length > 0 && (
+        {allowed && monthly && monthly.rows.length === 0 && <Alert severity="info">{translate("datoferum.insights.empty")}</Alert>}
+        {allowed && monthly && monthly.rows.length > 0 && (
           <Box sx={{ minWidth: 0, overflow: "hidden" }}>
             <Typography variant="h6" component="h2" gutterBottom>
-              {translate("datoferum.insights.by_month", { group, column })}
+              {translate("datoferum.insights.by_month", { group: monthly.group, column })}
             </Typography>
             <Suspense fallback={null}>
-              <CostChart rows={monthly} group={group} />
+              <CostChart rows={monthly.rows} group={monthly.group} />
             </Suspense>
           </Box>
         )}
-        {allowed && top && top.length > 0 && (
+        {allowed && top && top.rows.length > 0 && (
           <Box sx={{ overflowX: "auto" }}>
             <Typography variant="h6" component="h2" gutterBottom>
-              {translate("datoferum.insights.top", { group })}
+              {translate("datoferum.insights.top", { group: top.group })}
             </Typography>
-            <Table size="small" aria-label={translate("datoferum.insights.top", { group })}>
+            <Table size="small" aria-label={translate("datoferum.insights.top", { group: top.group })}>
               <TableHead>
                 <TableRow>
-                  <TableCell>{group}</TableCell>
+                  <TableCell>{top.group}</TableCell>
                   <TableCell align="right">{column}</TableCell>
                 </TableRow>
               </TableHead>
               <TableBody>
-                {top.map((row, index) => (
-                  <TableRow key={`${String(row[group])}-${row.BillingCurrency}-${index}`}>
-                    <TableCell>{String(row[group] ?? "—")}</TableCell>
+                {top.rows.map((row, index) => (
+                  <TableRow key={`${String(row[top.group])}-${row.BillingCurrency}-${index}`}>
+                    <TableCell>{String(row[top.group] ?? "—")}</TableCell>
                     <TableCell align="right">{money(row.cost, row.BillingCurrency, format.locale)}</TableCell>
                   </TableRow>
                 ))}
