@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
-from datoferum.domain.ids import new_id, utcnow
+from datoferum.domain.ids import first_id_since, new_id, utcnow
 from datoferum.errors import InvalidInput
-from datoferum.services.stats import activity, first_id_since
+from datoferum.services.stats import activity
 from datoferum.spine.catalog import migrate
 from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.schema import Collection, File, Version

@@ -21,6 +21,13 @@ def new_id() -> str:
     return f"{value:032x}"  # what uuid.UUID(int=value).hex gives, without building the object
 
 
+def first_id_since(moment: datetime) -> str:
+    """The smallest id ``new_id`` can issue at or after ``moment`` (naive UTC): ids sort by
+    time, so "made since" is a range of them."""
+    millis = int((moment - datetime(1970, 1, 1)).total_seconds() * 1000)
+    return f"{millis:012x}" + "0" * 20
+
+
 _ID = re.compile(r"[0-9a-f]{32}")
 
 

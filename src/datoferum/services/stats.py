@@ -12,12 +12,12 @@ is a range of the primary key, and due dates have their own index.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, String, cast, func, select
 
-from datoferum.domain.ids import utcnow
+from datoferum.domain.ids import first_id_since, utcnow
 from datoferum.domain.records import State
 from datoferum.errors import InvalidInput
 from datoferum.spine.catalog.schema import Collection, File, Version
@@ -50,12 +50,6 @@ def catalog_totals(conn: Connection) -> dict[str, Any]:
         "by_collection": by_collection,
         "by_state": by_state,
     }
-
-
-def first_id_since(moment: datetime) -> str:
-    """The smallest UUIDv7 (as ids are written here) issued at or after ``moment`` (naive UTC)."""
-    millis = int((moment - datetime(1970, 1, 1)).total_seconds() * 1000)
-    return f"{millis:012x}" + "0" * 20
 
 
 def _day(column: Any) -> Any:

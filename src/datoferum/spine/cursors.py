@@ -10,6 +10,9 @@ that commits late.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -46,3 +49,15 @@ def lock_position(conn: Connection, name: str) -> int:
 def move(conn: Connection, name: str, seq: int) -> None:
     """Move the cursor (locked by :func:`lock_position` in this transaction) to ``seq``."""
     conn.execute(update(Cursor).where(Cursor.name == name).values(seq=seq))
+
+
+def drain(run_once: Callable[[], int], batch: int, budget_seconds: float) -> int:
+    """Run a consumer's ``run_once`` (which reads at most ``batch`` events and returns how many)
+    until a short batch says it has caught up, or ``budget_seconds`` have passed."""
+    deadline = time.monotonic() + budget_seconds
+    total = 0
+    while True:
+        read = run_once()
+        total += read
+        if read < batch or time.monotonic() > deadline:
+            return total

@@ -13,7 +13,6 @@ Heads are read outside any transaction, so a slow backend never holds the catalo
 from __future__ import annotations
 
 import logging
-import time
 
 from datoferum.domain.roles import SYSTEM
 from datoferum.errors import DatoferumError
@@ -84,10 +83,4 @@ class Watcher:
 
     def drain(self, budget_seconds: float = 10.0) -> int:
         """Handle batches until caught up (or the time budget is spent)."""
-        deadline = time.monotonic() + budget_seconds
-        total = 0
-        while True:
-            read = self.run_once()
-            total += read
-            if read < self.batch or time.monotonic() > deadline:
-                return total
+        return cursors.drain(self.run_once, self.batch, budget_seconds)

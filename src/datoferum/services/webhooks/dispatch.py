@@ -8,7 +8,6 @@ that is somehow read twice harmless.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,10 +91,4 @@ class Dispatcher:
 
     def drain(self, budget_seconds: float = 10.0) -> int:
         """Dispatch batches until caught up (or the time budget is spent)."""
-        deadline = time.monotonic() + budget_seconds
-        total = 0
-        while True:
-            read = self.run_once()
-            total += read
-            if read < self.batch or time.monotonic() > deadline:
-                return total
+        return cursors.drain(self.run_once, self.batch, budget_seconds)
