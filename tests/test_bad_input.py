@@ -151,7 +151,7 @@ def footprint(server: LiveServer) -> Footprint:
 
 
 def staged(server: LiveServer) -> set[Path]:
-    return set((server.home / "objects" / "staging").glob("*"))
+    return set((server.home / "objects" / "staging").rglob("*.part"))
 
 
 def wait_for(probe: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:

@@ -11,7 +11,7 @@ from conftest import LiveServer
 
 
 def _staged(home: Path) -> list[Path]:
-    return list((home / "objects" / "staging").glob("*.part"))
+    return list((home / "objects" / "staging").rglob("*.part"))
 
 
 def _objects(home: Path) -> list[Path]:

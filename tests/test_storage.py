@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -104,3 +105,37 @@ def test_sweep_finishes_a_write_the_catalog_already_has(tmp_path: Path) -> None:
         assert list(services.storage.abandoned()) == []
     finally:
         services.close()
+
+
+def test_staging_is_sharded_and_the_flat_layout_is_still_swept(tmp_path: Path) -> None:
+    """Writes stage in per-key shard directories; a staged write left flat under ``staging/`` by
+    an earlier layout is still reported abandoned, and forgetting it removes it."""
+    backend = LocalDiskBackend(tmp_path / "store")
+    key = new_id()
+    writer = backend.open_writer(key)
+    writer.write(b"sharded")
+    staged = backend.staging_path(key)
+    assert staged.parent.name == key[-2:] and staged.exists()
+    writer.abort()
+    assert not staged.exists()
+
+    flat_key = new_id()
+    flat = tmp_path / "store" / "staging" / f"{flat_key}.part"
+    flat.write_bytes(b"left by an older layout")
+    old = time.time() - MIN_ABANDONED_AGE - 5
+    os.utime(flat, (old, old))
+    assert list(backend.abandoned()) == [flat_key]
+    backend.forget_staging(flat_key)
+    assert not flat.exists()
+    assert list(backend.abandoned()) == []
+
+
+def test_a_staging_shard_removed_behind_the_servers_back_is_made_again(tmp_path: Path) -> None:
+    backend = LocalDiskBackend(tmp_path / "store")
+    key = new_id()
+    backend.staging_path(key).parent.rmdir()
+    writer = backend.open_writer(key)
+    writer.write(b"still works")
+    writer.commit()
+    writer.release()
+    assert b"".join(backend.read(key)) == b"still works"

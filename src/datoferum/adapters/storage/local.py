@@ -3,16 +3,24 @@
 Layout under the root::
 
     objects/<last 3 hex digits of key>/<key>    committed objects (4,096 shards)
-    staging/<key>.part                                    writes in flight (flock held)
+    staging/<last 2 hex digits of key>/<key>.part    writes in flight (flock held; 256 shards)
 
 A commit fsyncs the staged file, hard-links it into ``objects/`` and fsyncs that directory, so the
 object is durable and visible while the staging name still exists. Only after the catalog commit is
 the staging name removed. A writer holds an exclusive ``flock`` on its staged file for its whole
 life; the lock dies with the process, which is how the sweep tells abandoned writes from live ones.
+
+Staging is sharded too, for speed rather than size: one upload's staging name is removed right
+after a catalog commit whose flush starts a journal commit of the file system, and on ext4 the
+next upload creating its name in that same directory block would wait for that commit's I/O (a
+third of the time of a small upload, measured). Spread over 256 directories, consecutive uploads
+touch different blocks. Staging names written flat under ``staging/`` by earlier versions are
+still found by the sweep.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -31,6 +39,7 @@ from datoferum.errors import InvalidInput, StorageUnavailable
 
 READ_CHUNK = 1024 * 1024
 SHARDS = 4096
+STAGING_SHARDS = 256
 #: Ask the kernel to start writeback every this many bytes, so the final fsync has little left.
 WRITEBACK_EVERY = 8 * 1024 * 1024
 #: A staged file younger than this is never called abandoned (covers the create-then-lock step).
@@ -85,13 +94,16 @@ def _storage_error(action: str, exc: OSError) -> StorageUnavailable:
 
 
 class LocalWriter:
-    """A staged write into ``staging/``; see the module docstring for the commit protocol."""
+    """A staged write into ``staging/``; see the module docstring for the commit protocol.
+
+    Paths are kept as strings: for a small upload, building ``Path`` objects cost as much as the
+    system calls they name."""
 
     def __init__(self, backend: LocalDiskBackend, key: str) -> None:
         self.key = key
         self._backend = backend
-        self._staged = backend.staging_path(key)
-        self._final = backend.object_path(key)
+        self._staged = backend._staging_name(key)
+        self._final = backend._object_name(key)
         self._fd: int | None = None
         self._written = 0
         self._flushed = 0
@@ -101,7 +113,11 @@ class LocalWriter:
         if self._fd is None:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
             try:
-                fd = os.open(self._staged, flags, 0o640)
+                try:
+                    fd = os.open(self._staged, flags, 0o640)
+                except FileNotFoundError:  # a shard removed behind our back: make it again
+                    Path(self._staged).parent.mkdir(exist_ok=True)
+                    fd = os.open(self._staged, flags, 0o640)
             except OSError as exc:
                 raise _storage_error("create a staging file", exc) from exc
             try:
@@ -131,7 +147,7 @@ class LocalWriter:
             )
             self._flushed = self._written
 
-    def commit(self) -> None:
+    def commit(self, *, flush: bool = True) -> None:
         fd = self._open()
         try:
             # Link first, then fsync: the file's fsync usually commits the new directory entry in
@@ -139,24 +155,24 @@ class LocalWriter:
             # nearly free. Nothing reads objects/ before the catalog row exists, and a crash here
             # leaves the staging name, so the sweep removes the early link.
             self._backend.link_into_place(self._staged, self._final)
-            if self._backend.durable:
+            if flush and self._backend.durable:
                 os.fsync(fd)
-                _fsync_dir(self._final.parent)
+                _fsync_dir(self._final.rpartition("/")[0])
         except OSError as exc:
             raise _storage_error("commit an object", exc) from exc
         self._committed = True
 
     def release(self) -> None:
         try:
-            self._staged.unlink(missing_ok=True)
+            _unlink(self._staged)
         finally:
             self._close()
 
     def abort(self) -> None:
         try:
             if self._committed:
-                self._final.unlink(missing_ok=True)
-            self._staged.unlink(missing_ok=True)
+                _unlink(self._final)
+            _unlink(self._staged)
         finally:
             self._close()
 
@@ -164,6 +180,11 @@ class LocalWriter:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # noqa: PTH108 - see LocalWriter on strings
 
 
 class LocalDiskBackend:
@@ -178,19 +199,23 @@ class LocalDiskBackend:
         self._objects = root / "objects"
         self._objects_name = str(self._objects)
         self._staging = root / "staging"
+        self._staging_name_root = str(self._staging)
         for directory in (self._objects, self._staging):
             directory.mkdir(parents=True, exist_ok=True)
-        self._make_shards()
+        self._make_shards(self._objects, [f"{n:03x}" for n in range(SHARDS)], ".shards-ready")
+        self._make_shards(
+            self._staging, [f"{n:02x}" for n in range(STAGING_SHARDS)], ".staging-shards-ready"
+        )
 
-    def _make_shards(self) -> None:
+    def _make_shards(self, parent: Path, names: list[str], ready: str) -> None:
         """Create every shard directory once, so uploads never create (and flush) one."""
-        marker = self.root / ".shards-ready"
+        marker = self.root / ready
         if marker.exists():
             return
-        for number in range(SHARDS):
-            (self._objects / f"{number:03x}").mkdir(exist_ok=True)
+        for name in names:
+            (parent / name).mkdir(exist_ok=True)
         if self.durable:
-            _fsync_dir(self._objects)
+            _fsync_dir(parent)
         marker.touch()
 
     def object_path(self, key: str) -> Path:
@@ -202,15 +227,27 @@ class LocalDiskBackend:
         return f"{self._objects_name}/{key[-3:]}/{key}"
 
     def staging_path(self, key: str) -> Path:
-        return self._staging / f"{_check_key(key)}.part"
+        return Path(self._staging_name(key))
 
-    def link_into_place(self, staged: Path, final: Path) -> None:
+    def _staging_name(self, key: str) -> str:
+        _check_key(key)
+        return f"{self._staging_name_root}/{key[-2:]}/{key}.part"
+
+    def _staged_entries(self) -> Iterator[os.DirEntry[str]]:
+        """Every staging name: in the shards, and flat under ``staging/`` (older layout)."""
+        for entry in os.scandir(self._staging):
+            if entry.is_dir(follow_symlinks=False):
+                yield from os.scandir(entry.path)
+            else:
+                yield entry
+
+    def link_into_place(self, staged: str, final: str) -> None:
         try:
             os.link(staged, final)
         except FileNotFoundError:  # a shard directory removed behind our back: recreate it
-            final.parent.mkdir(exist_ok=True)
+            Path(final).parent.mkdir(exist_ok=True)
             if self.durable:
-                _fsync_dir(final.parent.parent)
+                _fsync_dir(self._objects)
             os.link(staged, final)
 
     def key_for(self, collection: str, path: str, version_id: str, number: int) -> str:
@@ -296,7 +333,7 @@ class LocalDiskBackend:
 
     def abandoned(self) -> Iterator[str]:
         now = time.time()
-        for entry in os.scandir(self._staging):
+        for entry in self._staged_entries():
             if not entry.name.endswith(".part"):
                 continue
             try:
@@ -315,6 +352,7 @@ class LocalDiskBackend:
 
     def forget_staging(self, key: str) -> None:
         self.staging_path(key).unlink(missing_ok=True)
+        (self._staging / f"{key}.part").unlink(missing_ok=True)  # the older, flat layout
 
     def check(self) -> None:
         for directory in (self._objects, self._staging):
