@@ -89,6 +89,21 @@ class Settings(BaseSettings):
         le=64 * MiB,
         description="Bytes gathered from the network before each write to storage.",
     )
+    small_file_journal_bytes: int = Field(
+        default=64 * KiB,
+        ge=0,
+        le=1 * MiB,
+        description="Uploads up to this size to the local disk are made durable by the catalog "
+        "commit that records them and flushed to their files later, in batches: one flush per "
+        "small upload instead of three (0: every upload flushes its own file).",
+    )
+    journal_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often the files of journaled small uploads are flushed to disk and "
+        "their bytes dropped from the catalog.",
+    )
     sweep_interval_seconds: float = Field(
         default=600.0,
         ge=0,

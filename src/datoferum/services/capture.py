@@ -30,6 +30,7 @@ from datoferum.domain.roles import Principal
 from datoferum.domain.sniffing import sniff
 from datoferum.errors import DatoferumError, IncompleteBody, PayloadTooLarge, RejectedByPolicy
 from datoferum.services import placement
+from datoferum.services.journal import SmallFileJournal
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.prepared import Prepared, as_datetime
@@ -95,11 +96,16 @@ class CaptureService:
         hash_executor: Executor,
         *,
         max_bytes: int,
+        journal: SmallFileJournal | None = None,
         placed: Callable[[str | None, set[str]], bool] = lambda _policy, _backends: True,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
         self.max_bytes = max_bytes
+        #: Uploads up to this size are made durable by the small-file journal (-1: none are).
+        self.journal_bytes = (
+            journal.max_bytes if journal is not None and journal.applies(storage, 0) else -1
+        )
         #: Whether a copy on the ingest backend alone satisfies a storage policy; if not, the
         #: new version is ``placing`` and a placement job makes the rest.
         self.placed = placed
@@ -179,12 +185,13 @@ class CaptureService:
         size: int,
         sha256: str,
         decided: Classification,
+        journaled: bytes | None = None,
     ) -> FileRecord:
         """Create the version, its replica and its events in one transaction (run again if a
         concurrent upload won a race for the same new path, or the database chose it as a
-        deadlock victim)."""
+        deadlock victim). ``journaled``: the bytes, when the small-file journal keeps them."""
         return self.catalog.transact(
-            lambda conn: self._record(conn, request, version_id, size, sha256, decided),
+            lambda conn: self._record(conn, request, version_id, size, sha256, decided, journaled),
             also_retry=(IntegrityError,),
         )
 
@@ -196,6 +203,7 @@ class CaptureService:
         size: int,
         sha256: str,
         decided: Classification,
+        journaled: bytes | None,
     ) -> FileRecord:
         now = utcnow()
         actor = request.actor
@@ -241,6 +249,8 @@ class CaptureService:
                 "state": "present", "created_at": now,
             },
         )  # fmt: skip
+        if journaled is not None:
+            SmallFileJournal.add(conn, self.storage.name, version_id, journaled)
         captured = {
             "collection": request.collection, "path": request.path, "size": size,
             "sha256": sha256, "content_type": request.content_type,
@@ -301,6 +311,8 @@ class Capture:
         self._writer: ObjectWriter = service.storage.open_writer(self.version_id)
         self._done = False
         self._head = b""  # the first bytes, for sniffing the content type
+        #: The whole body while it is small enough for the journal to keep (else None).
+        self._small: bytearray | None = bytearray() if service.journal_bytes >= 0 else None
 
     def write(self, data: bytes) -> None:
         """Hash ``data`` while writing it; large batches are hashed on the hashing pool so the
@@ -324,6 +336,11 @@ class Capture:
                 hashing.result()
         if len(self._head) < SNIFF_BYTES:
             self._head += data[: SNIFF_BYTES - len(self._head)]
+        if self._small is not None:
+            if len(self._small) + len(data) <= self.service.journal_bytes:
+                self._small += data
+            else:
+                self._small = None
         self.received += len(data)
 
     def finish(self, tail: bytes = b"") -> FileRecord:
@@ -343,10 +360,12 @@ class Capture:
                 raise RejectedByPolicy(
                     f"the upload was refused: {decided.rejected}; nothing was stored"
                 )
-            self._writer.commit()
+            journaled = None if self._small is None else bytes(self._small)
+            self._writer.commit(flush=journaled is None)
             record = self.service.record(
-                self.request, self.version_id, self.received, self._hashes.sha256().hex(), decided
-            )
+                self.request, self.version_id, self.received, self._hashes.sha256().hex(),
+                decided, journaled,
+            )  # fmt: skip
         except DatoferumError as error:
             self._fail(error)
         except BaseException:

@@ -40,6 +40,7 @@ from datoferum.services.certificates import (
     check_cause,
 )
 from datoferum.services.holds import HoldRecord, HoldService
+from datoferum.services.journal import SmallFileJournal
 from datoferum.services.plans import PlanItem
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
@@ -383,6 +384,8 @@ class PurgeService:
             _VERSION_STATE.run_many(conn, versions)
             _FILE_STATE.run_many(conn, files)
             eventlog.append(conn, events)
+            # Bytes still journaled must not outlive the purge, nor be restored after a crash.
+            SmallFileJournal.forget(conn, [copy for item in started for copy in item.replicas])
         return refused, started
 
     @staticmethod

@@ -24,6 +24,7 @@ from datoferum.services.capture import CaptureService
 from datoferum.services.certificates import CertificateService
 from datoferum.services.erasure import ErasureService
 from datoferum.services.holds import HoldService
+from datoferum.services.journal import SmallFileJournal
 from datoferum.services.lake import Lake
 from datoferum.services.links import LinkService
 from datoferum.services.placement import PlacementService
@@ -71,6 +72,8 @@ class Services:
     placement: PlacementService
     scrub: ScrubService
     hash_executor: ThreadPoolExecutor
+    #: Small uploads made durable in the catalog until their files are flushed.
+    journal: SmallFileJournal
     #: ThriftData's lake: normalization, queries, own storage cost.
     lake: Lake
     #: Job kind -> handler; lifecycle services register theirs when built.
@@ -127,6 +130,8 @@ class Services:
                 )
             )
         loops += webhook_loops(self.catalog, settings)
+        flush = every(settings.journal_flush_seconds, self.journal.flush, "journal flush")
+        loops.append(("datoferum-journal-flush", flush))
         if settings.lake_watch_seconds > 0:
             watch = every(settings.lake_watch_seconds, self.lake.watcher.drain, "lake watch")
             loops.append(("datoferum-lake-watch", watch))
@@ -137,6 +142,10 @@ class Services:
         return Background(loops)
 
     def close(self) -> None:
+        try:
+            self.journal.flush()  # what is left is restored at the next start, so no harm if not
+        except DatoferumError as error:
+            log.warning("could not flush journaled small uploads: %s", error.detail)
         if self.tokens.provider is not None:
             self.tokens.provider.close()
         self.hash_executor.shutdown(wait=False, cancel_futures=True)
@@ -151,6 +160,7 @@ def build_services(settings: Settings) -> Services:
     storage = backends.for_copy(backends.layout.ingest)
     signer = LocalKeySigner.load_or_create(settings.home / "keys")
     hash_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="datoferum-hash")
+    journal = SmallFileJournal(catalog, backends, max_bytes=settings.small_file_journal_bytes)
     certificates = CertificateService(catalog, signer)
     holds = HoldService(catalog, QueryHolds())
     purge = PurgeService(catalog, backends, holds, certificates)
@@ -172,6 +182,7 @@ def build_services(settings: Settings) -> Services:
             storage,
             hash_executor,
             max_bytes=settings.max_upload_bytes,
+            journal=journal,
             placed=placement.satisfied,
         ),
         access=AccessService(catalog, backends),
@@ -188,6 +199,7 @@ def build_services(settings: Settings) -> Services:
         placement=placement,
         scrub=ScrubService(catalog, backends, placement, settings.scrub_bytes_per_second),
         hash_executor=hash_executor,
+        journal=journal,
         lake=Lake.build(settings, catalog, backends, storage),
     )
     services.capture.classifier = policies.classify
@@ -263,6 +275,9 @@ def prepare(settings: Settings) -> str | None:
                 backend.check()
             except DatoferumError as error:  # copies there wait; uploads go on to the ingest
                 log.warning("storage backend %s is not usable now: %s", name, error.detail)
+        restored = services.journal.recover()
+        if restored:
+            log.info("restored %d small uploads from the catalog's journal", restored)
         report = services.sweep()
         if report.removed or report.completed:
             log.info(

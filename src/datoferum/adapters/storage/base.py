@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,12 @@ class ObjectWriter(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
-    def commit(self) -> None:
-        """Make the bytes durable and visible under ``key`` (the staging marker stays)."""
+    def commit(self, *, flush: bool = True) -> None:
+        """Make the bytes durable and visible under ``key`` (the staging marker stays).
+
+        ``flush=False`` allows a backend that implements :class:`DeferredFlush` to make them only
+        visible: the caller has made them durable elsewhere (the small-file journal) and flushes
+        them later. Other backends are durable at every commit and may ignore it."""
 
     def release(self) -> None:
         """Drop the staging marker once the catalog knows the object."""
@@ -96,4 +100,22 @@ class StorageBackend(Protocol):
 
     def close(self) -> None:
         """Release connections and background threads; the backend is not used after."""
+        ...
+
+
+@runtime_checkable
+class DeferredFlush(Protocol):
+    """A backend whose commits can skip the flush to disk, for objects whose bytes the caller
+    keeps durable elsewhere until :meth:`flush_objects` has run (local disk: a small upload then
+    costs one flush, the catalog's, instead of three)."""
+
+    durable: bool
+
+    def flush_objects(self, keys: Sequence[str]) -> None:
+        """Make the objects committed without a flush durable (those deleted since are skipped)."""
+        ...
+
+    def restore(self, key: str, data: bytes) -> None:
+        """Make the object ``key`` hold exactly ``data``, durably: after a crash, an object
+        committed without a flush may be missing, empty or torn."""
         ...

@@ -434,7 +434,7 @@ class WebHdfsWriter:
         if data:
             self._started().push(bytes(data))
 
-    def commit(self) -> None:
+    def commit(self, *, flush: bool = True) -> None:
         self._started().finish()
         self._backend.move_into_place(self._part, self._final)
         self._committed = True

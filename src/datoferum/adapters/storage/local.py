@@ -87,6 +87,17 @@ def _fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
+def _fsync_existing(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return  # deleted since it was written: nothing to make durable
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _storage_error(action: str, exc: OSError) -> StorageUnavailable:
     if exc.errno == errno.ENOSPC:
         return StorageUnavailable(f"the local storage is full while trying to {action}")
@@ -309,6 +320,48 @@ class LocalDiskBackend:
                 each(_fsync_dir, parents, threads=SYNC_THREADS, at_least=PARALLEL_SYNCS,
                      name="fsync")  # fmt: skip
         return existed
+
+    def flush_objects(self, keys: Sequence[str]) -> None:
+        if not self.durable or not keys:
+            return
+        if _syncfs is not None:
+            self._sync_file_system()  # one call for the batch, whatever its size
+            return
+        paths = [self._object_name(key) for key in keys]
+        each(_fsync_existing, paths, threads=SYNC_THREADS, at_least=PARALLEL_SYNCS, name="fsync")
+        parents = list({path.rpartition("/")[0] for path in paths})
+        each(_fsync_dir, parents, threads=SYNC_THREADS, at_least=PARALLEL_SYNCS, name="fsync")
+
+    def restore(self, key: str, data: bytes) -> None:
+        final = self._object_name(key)
+        try:
+            with open(final, "rb") as handle:
+                intact = handle.read(len(data) + 1) == data
+        except FileNotFoundError:
+            intact = False
+        try:
+            if intact:
+                fd = os.open(final, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            else:
+                # Written aside and renamed over: a crash during the restore leaves the old
+                # object (restored again next time) or the new one, never a mix.
+                staged = self._staging_name(key)
+                fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                Path(staged).replace(final)
+            _fsync_dir(final.rpartition("/")[0])
+        except OSError as exc:
+            raise _storage_error(f"restore object {key}", exc) from exc
 
     def _sync_file_system(self) -> None:
         """One ``syncfs`` instead of an fsync per directory: each directory fsync also flushes

@@ -207,7 +207,7 @@ class S3Writer:
             self._backend.put_marker(self.key)
             self._beat = monotonic()
 
-    def commit(self) -> None:
+    def commit(self, *, flush: bool = True) -> None:
         self._beat_if_due()  # the catalog commit that follows gets most of ``stale_after``
         self._committing = True
         if self._upload_id is None:

@@ -41,6 +41,9 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Zero what is deleted or overwritten (metadata a purge erases, journaled objects once
+        # flushed) instead of leaving it in free pages; many builds default to this, not all.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -414,3 +415,24 @@ class LakePartition(Base):
     sha256: Mapped[str] = mapped_column(HASH)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(255))
+
+
+#: Up to a mebibyte: MariaDB's plain BLOB stops at 64 KiB.
+SMALL_OBJECT = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
+
+
+class JournaledObject(Base):
+    """The bytes of a small object whose storage write is not yet flushed to disk.
+
+    A small upload is made durable by the catalog commit that records it (one flush) instead of
+    an fsync of its file and directory too; the storage write is flushed later, in batches, and
+    the row deleted. After a crash, rows still here restore their objects (see
+    ``services/journal.py``).
+    """
+
+    __tablename__ = "journaled_objects"
+
+    backend: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    data: Mapped[bytes] = mapped_column(SMALL_OBJECT)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
