@@ -68,3 +68,17 @@ def test_a_failed_lazy_transaction_rolls_back_and_restores_the_connection(
         found = conn.execute(select(Collection.name)).scalars().all()
     assert found == []
     assert restored in (True, None)
+
+
+def test_the_connection_returned_last_is_handed_out_first(catalog: Catalog) -> None:
+    """Each SQLite connection keeps its own page cache and drops it when another connection has
+    written, so the pool hands out the connection used last (an upload's transaction then finds
+    its pages cached, instead of re-reading some forty of them)."""
+    with catalog.reading() as outer:
+        reader = outer.connection.driver_connection
+        with catalog.writing() as inner:
+            writer = inner.connection.driver_connection
+            _add(inner, "lifo")
+    assert reader is not writer
+    with catalog.writing() as conn:
+        assert conn.connection.driver_connection is reader  # returned last, after the writer

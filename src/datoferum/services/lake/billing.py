@@ -40,6 +40,10 @@ def provider_slug(name: str) -> str:
     return _SLUG.sub("-", name.lower()).strip("-") or "unknown"
 
 
+#: Bytes searched for a NUL to tell binary heads from text.
+_BINARY_PROBE = 4096
+
+
 @lru_cache(maxsize=4)
 def _text(head: bytes) -> str:
     """The head as text, decompressed when it is gzip (a partial stream is fine). Kept for the
@@ -49,6 +53,8 @@ def _text(head: bytes) -> str:
             head = zlib.decompressobj(wbits=31).decompress(head)
         except zlib.error:
             return ""
+    if b"\0" in head[:_BINARY_PROBE]:
+        return ""  # binary (video, images, archives): no export is, so no need to decode it
     return head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
 
 
