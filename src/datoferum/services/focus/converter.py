@@ -6,8 +6,9 @@ The converter works in two passes over headers and one over rows:
    output exists;
 2. the output schema is fixed: the core FOCUS columns, the optional ones an input brings, then
    every source column no connector interprets, as ``x_<name>`` strings;
-3. rows stream through connector → ``rules.complete`` → an Arrow batch → the writer, one
-   bounded batch at a time.
+3. batches stream through the connector (whole columns with ``map_batch`` where it has one,
+   else ``map_row`` per row) → ``rules.complete`` → an Arrow batch → the writer, one bounded
+   batch at a time, the next read and the previous written on threads meanwhile.
 
 The output is written under a temporary name in the target directory and renamed into place at
 the end, so a failed conversion leaves no output file (and never a half-written one).
