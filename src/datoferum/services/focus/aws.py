@@ -11,8 +11,30 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from datoferum.services.focus import values as v
-from datoferum.services.focus.common import Row, key_value, parse_tag_text, subcategory_for
+from datoferum.services.focus.columnar import (
+    STRING,
+    Columns,
+    constant,
+    instants,
+    nulls,
+    numbers,
+    per_combination,
+    per_value,
+    texts,
+    unless,
+    where,
+)
+from datoferum.services.focus.common import (
+    Row,
+    key_value,
+    key_value_text,
+    parse_tag_text,
+    subcategory_for,
+)
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -34,6 +56,9 @@ _LINE_ITEM_TYPES: dict[str, tuple[str, str]] = {
     "EdpDiscount": ("Credit", "Usage-Based"),
     "PrivateRateDiscount": ("Credit", "Usage-Based"),
 }
+
+#: A line item type not in the table.
+_OTHER_TYPE = ("Adjustment", "One-Time")
 
 #: lineItem/ProductCode → (ServiceCategory, ServiceSubcategory).
 _SERVICES: dict[str, tuple[str, str]] = {
@@ -96,6 +121,7 @@ _SERVICES: dict[str, tuple[str, str]] = {
 }
 
 _TERMS = {"OnDemand": "Standard", "Reserved": "Committed", "Spot": "Dynamic"}
+_COMMITMENT_FEES = ("RIFee", "SavingsPlanRecurringFee", "SavingsPlanUpfrontFee")
 
 #: CUR 2.0 names this connector reads (legacy names are rewritten to these first).
 _FIELDS = [
@@ -180,7 +206,7 @@ class CurConnector:
             return self._get(row, field)
 
         kind = v.text(get("line_item_line_item_type")) or "Usage"
-        category, frequency = _LINE_ITEM_TYPES.get(kind, ("Adjustment", "One-Time"))
+        category, frequency = _LINE_ITEM_TYPES.get(kind, _OTHER_TYPE)
         billed = v.number(get("line_item_unblended_cost")) or 0.0
         quantity = v.number(get("line_item_usage_amount"))
         unit = v.text(get("pricing_unit"))
@@ -188,7 +214,7 @@ class CurConnector:
             effective = v.number(get("reservation_effective_cost"))
         elif kind == "SavingsPlanCoveredUsage":
             effective = v.number(get("savings_plan_savings_plan_effective_cost"))
-        elif kind in ("RIFee", "SavingsPlanRecurringFee", "SavingsPlanUpfrontFee"):
+        elif kind in _COMMITMENT_FEES:
             effective = 0.0  # the commitment is spread over the usage it covers
         else:
             effective = None
@@ -199,7 +225,7 @@ class CurConnector:
             contracted_rate = v.number(get("line_item_unblended_rate"))
         contracted = v.number(get("line_item_net_unblended_cost"))
         code = v.text(get("line_item_product_code"))
-        service_category, hint = _SERVICES.get(code or "", ("Other", ""))
+        service_category, subcategory = _service(code)
         region_id = v.text(get("product_region_code")) or v.text(get("product_region"))
         commitment = v.text(get("reservation_reservation_a_r_n"))
         commitment_kind: tuple[str, str] | None = None
@@ -244,7 +270,7 @@ class CurConnector:
             "PricingCategory": None if is_tax else _TERMS.get(v.text(get("pricing_term")) or ""),
             "ServiceName": v.text(get("product_product_name")) or code,
             "ServiceCategory": service_category,
-            "ServiceSubcategory": subcategory_for(service_category, hint),
+            "ServiceSubcategory": subcategory,
             "RegionId": region_id,
             "RegionName": (v.text(get("product_location")) or region_id) if region_id else None,
             "AvailabilityZone": v.text(get("line_item_availability_zone")),
@@ -268,6 +294,136 @@ class CurConnector:
         for column in self._tags:
             value = v.text(row.get(column))
             if value is not None:
-                key = column.partition("/")[2] or column.removeprefix("resource_tags_")
-                tags[key] = value
+                tags[_tag_key(column)] = value
         return key_value(tags)
+
+    def map_batch(self, batch: pa.RecordBatch) -> Columns:
+        """What ``map_row`` gives for every row of ``batch``, column by column."""
+        length = batch.num_rows
+
+        def raw(field: str) -> pa.Array:
+            column = self._columns.get(field)
+            return nulls(length) if column is None else batch.column(column)
+
+        def text(field: str) -> pa.Array:
+            return texts(raw(field))
+
+        def number(field: str) -> pa.Array:
+            return numbers(raw(field))
+
+        kind = pc.fill_null(text("line_item_line_item_type"), "Usage")
+        charge = per_value(kind, lambda k: _LINE_ITEM_TYPES.get(k, _OTHER_TYPE), _PAIR)
+        category = pc.struct_field(charge, 0)
+        # ``or 0.0`` in the row path: a missing cost is 0, and so is -0 (adding 0.0 makes it +0).
+        billed = pc.add(pc.fill_null(number("line_item_unblended_cost"), 0.0), 0.0)
+        quantity = number("line_item_usage_amount")
+        unit = text("pricing_unit")
+        effective = pc.coalesce(
+            where(pc.equal(kind, "DiscountedUsage"), number("reservation_effective_cost")),
+            where(
+                pc.equal(kind, "SavingsPlanCoveredUsage"),
+                number("savings_plan_savings_plan_effective_cost"),
+            ),
+            where(pc.is_in(kind, pa.array(_COMMITMENT_FEES)), pa.repeat(0.0, length)),
+            billed,
+        )
+        contracted_rate = pc.coalesce(
+            number("line_item_net_unblended_rate"), number("line_item_unblended_rate")
+        )
+        code = text("line_item_product_code")
+        service = pc.fill_null(per_value(code, _service, _PAIR), pa.scalar(_service(None), _PAIR))
+        region_id = pc.coalesce(text("product_region_code"), text("product_region"))
+        reservation = where(
+            pc.is_in(kind, pa.array(["DiscountedUsage", "RIFee"])),
+            text("reservation_reservation_a_r_n"),
+        )
+        plan = unless(
+            pc.is_valid(reservation),
+            where(pc.starts_with(kind, "SavingsPlan"), text("savings_plan_savings_plan_a_r_n")),
+        )
+        is_tax = pc.equal(category, "Tax")
+        is_usage = pc.equal(category, "Usage")
+        priced = unless(is_tax, quantity)
+        return {
+            "BillingAccountId": text("bill_payer_account_id"),
+            "BillingAccountName": text("bill_payer_account_name"),
+            "SubAccountId": text("line_item_usage_account_id"),
+            "SubAccountName": text("line_item_usage_account_name"),
+            "BillingCurrency": text("line_item_currency_code"),
+            "InvoiceId": text("bill_invoice_id"),
+            "InvoiceIssuerName": pc.fill_null(text("bill_invoicing_entity"), "AWS"),
+            "ProviderName": constant(length, "AWS"),
+            "PublisherName": pc.fill_null(text("bill_billing_entity"), "AWS"),
+            "BillingPeriodStart": instants(raw("bill_billing_period_start_date")),
+            "BillingPeriodEnd": instants(raw("bill_billing_period_end_date")),
+            "ChargePeriodStart": instants(raw("line_item_usage_start_date")),
+            "ChargePeriodEnd": instants(raw("line_item_usage_end_date")),
+            "ChargeCategory": category,
+            "ChargeDescription": text("line_item_line_item_description"),
+            "ChargeFrequency": pc.struct_field(charge, 1),
+            "BilledCost": billed,
+            "EffectiveCost": effective,
+            "ListCost": pc.coalesce(number("pricing_public_on_demand_cost"), billed),
+            "ContractedCost": pc.coalesce(number("line_item_net_unblended_cost"), billed),
+            "ListUnitPrice": unless(is_tax, number("pricing_public_on_demand_rate")),
+            "ContractedUnitPrice": unless(is_tax, contracted_rate),
+            "PricingQuantity": priced,
+            "PricingUnit": where(pc.is_valid(priced), unit),
+            "ConsumedQuantity": where(is_usage, quantity),
+            "ConsumedUnit": where(pc.and_(is_usage, pc.is_valid(quantity)), unit),
+            "PricingCategory": unless(is_tax, per_value(text("pricing_term"), _TERMS.get, STRING)),
+            "ServiceName": pc.coalesce(text("product_product_name"), code),
+            "ServiceCategory": pc.struct_field(service, 0),
+            "ServiceSubcategory": pc.struct_field(service, 1),
+            "RegionId": region_id,
+            "RegionName": where(
+                pc.is_valid(region_id), pc.coalesce(text("product_location"), region_id)
+            ),
+            "AvailabilityZone": text("line_item_availability_zone"),
+            "ResourceId": text("line_item_resource_id"),
+            "SkuId": text("product_sku"),
+            "SkuPriceId": text("pricing_rate_code"),
+            "SkuMeter": text("line_item_usage_type"),
+            "CommitmentDiscountId": pc.coalesce(reservation, plan),
+            "CommitmentDiscountType": _labels(
+                reservation, plan, "Reserved Instance", "Savings Plan"
+            ),
+            "CommitmentDiscountCategory": _labels(reservation, plan, "Usage", "Spend"),
+            "Tags": self._tags_column(batch),
+        }
+
+    def _tags_column(self, batch: pa.RecordBatch) -> pa.Array:
+        """``Tags`` of every row as JSON text, made by the row path's own code once per distinct
+        combination of tag values (a few hundred at most in a batch of real CUR rows)."""
+        sources = [self._columns[name] for name in ("resource_tags",) if name in self._columns]
+        sources += self._tags
+        if not sources:
+            return nulls(batch.num_rows)
+
+        def tags(*found: Any) -> str | None:
+            return key_value_text(self._tags_of(dict(zip(sources, found, strict=True))))
+
+        return per_combination([batch.column(name) for name in sources], tags, STRING)
+
+
+#: Two strings looked up together, such as (ServiceCategory, ServiceSubcategory).
+_PAIR = pa.struct([("first", STRING), ("second", STRING)])
+
+
+def _service(code: str | None) -> tuple[str, str]:
+    """(ServiceCategory, ServiceSubcategory) of a product code."""
+    category, hint = _SERVICES.get(code or "", ("Other", ""))
+    return category, subcategory_for(category, hint)
+
+
+def _tag_key(column: str) -> str:
+    return column.partition("/")[2] or column.removeprefix("resource_tags_")
+
+
+def _labels(reservation: pa.Array, plan: pa.Array, for_reservation: str, for_plan: str) -> pa.Array:
+    """A commitment label per row: one for a reserved instance, another for a savings plan."""
+    return pc.if_else(
+        pc.is_valid(reservation),
+        for_reservation,
+        pc.if_else(pc.is_valid(plan), for_plan, pa.scalar(None, STRING)),
+    )

@@ -2,17 +2,22 @@
 
 A connector is small on purpose: it says which source columns it understands (``consumed``;
 every other column is carried along as ``x_<name>``) and turns one source row into FOCUS values
-(``map_row``). Types, checks, column order and writing are the converter's job, the same for
-every source.
+(``map_row``). A connector for a large, flat format may also map a whole batch of CSV columns at
+once (``map_batch``, see ``columnar``); its row mapping stays the reference the batch mapping
+must agree with, and the path for batches it is unsure of. Types, checks, column order and
+writing are the converter's job, the same for every source.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
 
 from datoferum.domain.focus import SUBCATEGORIES
+from datoferum.services.focus.columnar import Columns
 
 Row = Mapping[str, Any]
 
@@ -33,6 +38,16 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchConnector(Connector, Protocol):
+    """A connector that also maps a whole CSV batch (every column a string array) at once."""
+
+    def map_batch(self, batch: pa.RecordBatch) -> Columns:
+        """FOCUS column name → array, the values ``map_row`` gives row by row (``Tags`` as JSON
+        text). Raises ``columnar.Unsure`` when only the row path can tell."""
+        ...
+
+
 def subcategory_for(category: str, hint: str | None = None) -> str:
     """A ServiceSubcategory valid for ``category``: ``hint`` when it is one of the category's
     subcategories, else ``Other (<category>)``."""
@@ -45,6 +60,14 @@ def key_value(tags: Mapping[str, Any]) -> dict[str, Any] | None:
     """Tags as FOCUS wants them (a flat JSON object), ``None`` when there are none."""
     result = {str(key): value for key, value in tags.items() if key}
     return result or None
+
+
+def key_value_text(value: Any) -> str | None:
+    """A key-value value (``Tags``), or a nested source value kept as an ``x_`` column, as the
+    JSON text files store it; text is kept as it is."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def parse_tag_text(raw: str) -> dict[str, Any]:

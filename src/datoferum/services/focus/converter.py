@@ -6,8 +6,9 @@ The converter works in two passes over headers and one over rows:
    output exists;
 2. the output schema is fixed: the core FOCUS columns, the optional ones an input brings, then
    every source column no connector interprets, as ``x_<name>`` strings;
-3. rows stream through connector → ``rules.complete`` → an Arrow batch → the writer, one
-   bounded batch at a time.
+3. batches stream through the connector (whole columns with ``map_batch`` where it has one,
+   else ``map_row`` per row) → ``rules.complete`` → an Arrow batch → the writer, one bounded
+   batch at a time, the next read and the previous written on threads meanwhile.
 
 The output is written under a temporary name in the target directory and renamed into place at
 the end, so a failed conversion leaves no output file (and never a half-written one).
@@ -15,22 +16,23 @@ the end, so a failed conversion leaves no output file (and never a half-written 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pyarrow as pa
 
 from datoferum.domain.focus import COLUMNS, COLUMNS_BY_NAME, Kind, custom_name
 from datoferum.errors import BillingFileError
-from datoferum.services.focus.common import Connector
+from datoferum.services.focus.columnar import Columns, Unsure
+from datoferum.services.focus.common import BatchConnector, Connector, key_value_text
 from datoferum.services.focus.detect import connector_for
 from datoferum.services.focus.focus import FocusConnector
-from datoferum.services.focus.reading import Export, open_export
-from datoferum.services.focus.rules import ServiceCatalog, complete
+from datoferum.services.focus.pipeline import ahead, behind
+from datoferum.services.focus.reading import Batch, Export, open_export
+from datoferum.services.focus.rules import RowError, ServiceCatalog, complete
 
 FORMATS = ("parquet", "csv")
 #: Rows gathered before a Parquet row group is written: big enough for engines to skip and
@@ -124,34 +126,74 @@ def arrow_schema(columns: list[str]) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _custom_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
+class _Converter:
+    """Turns the batches of one input into output batches of the stream's schema."""
 
+    def __init__(self, item: _Input, schema: pa.Schema, services: ServiceCatalog) -> None:
+        self.item, self.schema, self.services = item, schema, services
+        self.focus = [f for f in schema if f.name in COLUMNS_BY_NAME]
+        self.unit = "row" if item.export.shape == "csv" else "record"
 
-def _batches(item: _Input, services: ServiceCatalog, columns: list[str]) -> Iterator[list[Any]]:
-    """Each input batch as one list of values per output column."""
-    path = item.export.path
-    for batch in item.export.batches():
-        values: list[list[Any]] = [[] for _ in columns]
-        index = {name: position for position, name in enumerate(columns)}
-        for offset, source_row in enumerate(batch.rows):
-            number = batch.first_row + offset
+    def __call__(self, batch: Batch) -> pa.RecordBatch:
+        connector = self.item.connector
+        columns: Columns | None = None
+        if batch.table is not None and isinstance(connector, BatchConnector):
             try:
-                row = complete(item.connector.map_row(source_row), services)
+                columns = connector.map_batch(batch.table)
+            except Unsure:
+                columns = None
+        failure: tuple[int, str] | None = None
+        if columns is None:
+            rows = batch.rows
+            columns, failure = self._map_rows(rows)
+            length = len(rows) if failure is None else failure[0]
+        else:
+            length = batch.table.num_rows if batch.table is not None else 0
+        for known in self.focus:  # what the connector leaves out, for the rules
+            if known.name not in columns:
+                columns[known.name] = pa.nulls(length, known.type)
+        try:
+            complete(columns, self.services)
+        except RowError as error:
+            self._refuse(batch.first_row + error.index, str(error))
+        if failure is not None:
+            self._refuse(batch.first_row + failure[0], failure[1])
+        for source_name, target in self.item.custom.items():
+            columns[target] = self._custom(batch, source_name, length)
+        for other in self.schema:  # columns of the other inputs
+            if other.name not in columns:
+                columns[other.name] = pa.nulls(length, other.type)
+        return pa.RecordBatch.from_arrays(
+            [columns[name] for name in self.schema.names], schema=self.schema
+        )
+
+    def _refuse(self, number: int, message: str) -> NoReturn:
+        raise BillingFileError(f"{self.item.export.path}: {self.unit} {number}: {message}")
+
+    def _map_rows(self, rows: list[dict[str, Any]]) -> tuple[Columns, tuple[int, str] | None]:
+        """The row path: ``map_row`` for each row, up to the first one it refuses (its index and
+        reason are returned, so that a rule broken by an earlier row is reported first)."""
+        mapped: list[dict[str, Any]] = []
+        failure = None
+        for index, row in enumerate(rows):
+            try:
+                mapped.append(self.item.connector.map_row(row))
             except ValueError as error:
-                unit = "row" if item.export.shape == "csv" else "record"
-                raise BillingFileError(f"{path}: {unit} {number}: {error}") from None
-            if row.get("Tags") is not None:
-                row["Tags"] = json.dumps(row["Tags"], sort_keys=True, default=str)
-            for source_name, target in item.custom.items():
-                row[target] = _custom_text(source_row.get(source_name))
-            for name, position in index.items():
-                values[position].append(row.get(name))
-        yield values
+                failure = (index, str(error))
+                break
+        columns: Columns = {}
+        for known in self.focus:
+            found = [row.get(known.name) for row in mapped]
+            if COLUMNS_BY_NAME[known.name].kind is Kind.KEY_VALUE:
+                found = [key_value_text(value) for value in found]
+            columns[known.name] = pa.array(found, type=known.type)
+        return columns, failure
+
+    def _custom(self, batch: Batch, source_name: str, length: int) -> pa.Array:
+        if batch.table is not None:
+            return batch.table.column(source_name).slice(0, length)
+        found = [key_value_text(row.get(source_name)) for row in batch.rows[:length]]
+        return pa.array(found, type=pa.string())
 
 
 class FocusStream:
@@ -176,12 +218,9 @@ class FocusStream:
     def batches(self) -> Iterator[tuple[int, pa.RecordBatch]]:
         """(index of the input, rows converted from it), one bounded batch at a time."""
         for index, item in enumerate(self._plan):
-            for values in _batches(item, self.services, self.columns):
-                arrays = [
-                    pa.array(column, type=self.schema.field(i).type)
-                    for i, column in enumerate(values)
-                ]
-                yield index, pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+            convert = _Converter(item, self.schema, self.services)
+            for batch in ahead(item.export.batches(), "focus-read"):
+                yield index, convert(batch)
 
 
 def convert(
@@ -207,7 +246,10 @@ def convert(
             on_input(done)
 
     try:
-        with _writer(kind, partial, stream.schema) as write:
+        with (
+            _writer(kind, partial, stream.schema) as target,
+            behind(target, "focus-write") as write,
+        ):
             current = 0
             for index, batch in stream.batches():
                 while current < index:

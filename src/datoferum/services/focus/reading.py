@@ -1,12 +1,13 @@
 """Streaming the rows of an export, in bounded batches, whatever its shape.
 
 CSV goes through ``pyarrow.csv.open_csv``: it reads fixed-size blocks (``BLOCK_BYTES``), so a
-multi-gigabyte CUR costs the same memory as a small one. Every column is read as a string; the
-connectors decide what each one means (a CUR account id looks like a number and must stay a
-string). JSON is read one record at a time, either JSON Lines (what BigQuery's
-``NEWLINE_DELIMITED_JSON`` extract writes) or one top-level array (what ``bq query
---format=json`` prints), with no record larger than ``jsonrecords.MAX_RECORD_BYTES`` (see
-``services/jsonrecords.py``). Gzip-compressed files (``.gz``) are read the same way.
+multi-gigabyte CUR costs the same memory as a small one, and each block stays an Arrow batch.
+Every column is read as a string; the connectors decide what each one means (a CUR account id
+looks like a number and must stay a string). JSON is read one record at a time, either JSON
+Lines (what BigQuery's ``NEWLINE_DELIMITED_JSON`` extract writes) or one top-level array (what
+``bq query --format=json`` prints), with no record larger than
+``jsonrecords.MAX_RECORD_BYTES`` (see ``services/jsonrecords.py``). Gzip-compressed files
+(``.gz``) are read the same way.
 
 Every error names the file and, when it is known, the row (the header is row 1).
 """
@@ -28,8 +29,9 @@ from datoferum.errors import BillingFileError
 from datoferum.services.focus import opencost
 from datoferum.services.jsonrecords import records
 
-#: Bytes of CSV parsed at a time (and so roughly the memory of one batch of rows).
-BLOCK_BYTES = 1 << 20
+#: Bytes of CSV parsed at a time (and so roughly the memory of one batch of rows): some 25,000
+#: CUR rows, enough that the hundred-odd column operations of a batch cost little each.
+BLOCK_BYTES = 8 << 20
 #: JSON records handed over at a time.
 JSON_BATCH_ROWS = 4096
 _CHUNK = 1 << 16
@@ -37,10 +39,21 @@ _CHUNK = 1 << 16
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Consecutive rows; ``first_row`` is the row number of ``rows[0]`` for error messages."""
+    """Consecutive rows; ``first_row`` is the row number of the first for error messages. CSV
+    rows stay an Arrow batch of strings (``table``), so that a connector can map whole columns;
+    JSON records are dicts (``records``), nested values included."""
 
     first_row: int
-    rows: list[dict[str, Any]]
+    table: pa.RecordBatch | None = None
+    records: list[dict[str, Any]] | None = None
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as dicts (column name → value), whatever the shape."""
+        if self.table is not None:
+            found: list[dict[str, Any]] = self.table.to_pylist()
+            return found
+        return self.records or []
 
 
 @dataclass(slots=True)
@@ -137,9 +150,8 @@ def _csv_batches(export: Export) -> Iterator[Batch]:
                 raw, read_options=read, parse_options=parse, convert_options=convert
             )
             for record_batch in reader:
-                rows = record_batch.to_pylist()
-                yield Batch(next_row, rows)
-                next_row += len(rows)
+                yield Batch(next_row, table=record_batch)
+                next_row += record_batch.num_rows
     except pa.ArrowException as error:
         if invalid:
             bad = invalid[0]
@@ -209,10 +221,10 @@ def _json_batches(export: Export) -> Iterator[Batch]:
             first = number
         rows.append(flatten(record, export.path, number))
         if len(rows) >= JSON_BATCH_ROWS:
-            yield Batch(first, rows)
+            yield Batch(first, records=rows)
             rows = []
     if rows:
-        yield Batch(first, rows)
+        yield Batch(first, records=rows)
 
 
 def _opencost_batches(export: Export) -> Iterator[Batch]:
@@ -227,7 +239,7 @@ def _opencost_batches(export: Export) -> Iterator[Batch]:
             for record in opencost.records(raw, head.lstrip(b"\xef\xbb\xbf")):
                 rows.append(record)
                 if len(rows) >= JSON_BATCH_ROWS:
-                    yield Batch(number + 1, rows)
+                    yield Batch(number + 1, records=rows)
                     number += len(rows)
                     rows = []
         except ijson.JSONError as error:
@@ -239,4 +251,4 @@ def _opencost_batches(export: Export) -> Iterator[Batch]:
         except (OSError, pa.ArrowException) as error:
             raise BillingFileError(f"{path}: cannot read: {_reason(error)}") from None
     if rows:
-        yield Batch(number + 1, rows)
+        yield Batch(number + 1, records=rows)

@@ -10,11 +10,22 @@ account, an unknown charge category, a period that ends before it starts). A ref
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from datoferum.domain.focus import ALLOWED_VALUES, SUBCATEGORIES
 from datoferum.domain.focus.units import normalize_unit
+from datoferum.services.focus.columnar import (
+    Columns,
+    distinct,
+    first_true,
+    has,
+    per_combination,
+    per_value,
+    unless,
+)
 
 #: Columns no converted row may leave empty (mandatory and non-nullable in FOCUS 1.2).
 REQUIRED = (
@@ -51,6 +62,16 @@ _CANONICAL = {
 }
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+#: Charge categories whose negative unit prices are dropped rather than refused.
+_EXCUSED = pa.array(["Credit", "Adjustment"])
+
+
+class RowError(ValueError):
+    """A rule broken by the row at ``index`` of the batch (the first such row)."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class ServiceCatalog:
@@ -62,68 +83,135 @@ class ServiceCatalog:
         self._seen: dict[str, tuple[str, str]] = {}
         self.adjusted = 0
 
-    def settle(self, row: dict[str, Any]) -> None:
-        pair = (row["ServiceCategory"], row["ServiceSubcategory"])
-        first = self._seen.setdefault(row["ServiceName"], pair)
-        if first != pair:
-            row["ServiceCategory"], row["ServiceSubcategory"] = first
-            self.adjusted += 1
+    def settle(self, columns: Columns) -> None:
+        """Align the batch's categories with the first pair of each name, in row order."""
+        keys = [columns[name] for name in ("ServiceName", "ServiceCategory", "ServiceSubcategory")]
+        positions, found = distinct(keys)
+        pairs: list[tuple[str, str]] = []
+        moved: list[bool] = []
+        for name, *pair in found:  # in the order the rows show them
+            first = self._seen.setdefault(name, (pair[0], pair[1]))
+            pairs.append(first)
+            moved.append(first != (pair[0], pair[1]))
+        if not any(moved):
+            return
+        self.adjusted += int(pc.sum(pc.take(pa.array(moved), positions)).as_py())
+        for at, name in ((0, "ServiceCategory"), (1, "ServiceSubcategory")):
+            columns[name] = pc.take(pa.array([pair[at] for pair in pairs]), positions)
 
 
-def complete(row: dict[str, Any], services: ServiceCatalog) -> dict[str, Any]:
-    """Check and complete one mapped row in place; ``ValueError`` says what is wrong."""
+#: A rule's test over a batch (true where a row breaks it) and its message for one row.
+_Check = tuple[pa.Array, Callable[[int], str]]
+
+
+def complete(columns: Columns, services: ServiceCatalog) -> None:
+    """Check and complete a batch of mapped rows in place (every FOCUS column of the output is
+    in ``columns``). ``RowError`` names the first row that breaks a rule, with the message of
+    the first rule it breaks, in the order the rules are listed in this module."""
+    checks: list[_Check] = []
     for column in REQUIRED:
-        if row.get(column) is None:
-            raise ValueError(f"{column} is missing")
+        checks.append((pc.is_null(columns[column]), _missing(column)))
     for column, spellings in _CANONICAL.items():
-        value = row.get(column)
-        if value is not None:
-            canonical = spellings.get(value.casefold())
-            if canonical is None:
-                raise ValueError(f"{column} {value!r} is not one of FOCUS 1.2's values")
-            row[column] = canonical  # real files write "Usage-based" for "Usage-Based"
-    if not _CURRENCY.match(row["BillingCurrency"]):
-        raise ValueError(f"BillingCurrency {row['BillingCurrency']!r} is not an ISO 4217 code")
-    _unit_prices(row)
-    _period(row, "ChargePeriod")
-    _period(row, "BillingPeriod")
-    if SUBCATEGORIES.get(row.get("ServiceSubcategory") or "") != row["ServiceCategory"]:
-        row["ServiceSubcategory"] = f"Other ({row['ServiceCategory']})"
-    services.settle(row)
+        if column in columns:
+            checks.append(_canonical(columns, column, spellings))
+    currency = columns["BillingCurrency"]
+    valid = per_value(currency, lambda code: bool(_CURRENCY.match(code)), pa.bool_())
+    checks.append(
+        (
+            pc.invert(valid),
+            lambda i: f"BillingCurrency {currency[i].as_py()!r} is not an ISO 4217 code",
+        )
+    )
+    checks.extend(_unit_prices(columns))
+    checks.extend(_period(columns, prefix) for prefix in ("ChargePeriod", "BillingPeriod"))
+    _refuse_first(checks)
+    category = columns["ServiceCategory"]
+    columns["ServiceSubcategory"] = per_combination(
+        [category, columns["ServiceSubcategory"]],
+        lambda category, hint: (
+            hint if SUBCATEGORIES.get(hint or "") == category else f"Other ({category})"
+        ),
+        pa.string(),
+    )
+    services.settle(columns)
     for column in ("PricingUnit", "ConsumedUnit", "CommitmentDiscountUnit"):
-        if row.get(column) is not None:
-            row[column] = normalize_unit(row[column])
+        if column in columns:
+            columns[column] = per_value(columns[column], normalize_unit, pa.string())
     for dependent, anchor in _COUPLED:
-        if row.get(anchor) is None:
-            row[dependent] = None
-    if row.get("RegionId") is None:
-        row["RegionName"] = None
-    elif row.get("RegionName") is None:
-        row["RegionName"] = row["RegionId"]
-    if row.get("CommitmentDiscountId") is None:
-        row["CommitmentDiscountType"] = row["CommitmentDiscountCategory"] = None
-    if row["ChargeCategory"] == "Purchase" and row.get("ChargeFrequency") == "Usage-Based":
-        row["ChargeFrequency"] = "One-Time"
-    return row
+        columns[dependent] = unless(pc.is_null(columns[anchor]), columns[dependent])
+    region = columns["RegionId"]
+    columns["RegionName"] = unless(pc.is_null(region), pc.coalesce(columns["RegionName"], region))
+    uncommitted = pc.is_null(columns["CommitmentDiscountId"])
+    for column in ("CommitmentDiscountType", "CommitmentDiscountCategory"):
+        columns[column] = unless(uncommitted, columns[column])
+    bought = pc.and_(
+        pc.equal(columns["ChargeCategory"], "Purchase"),
+        pc.equal(columns["ChargeFrequency"], "Usage-Based"),
+    )
+    if has(bought):
+        columns["ChargeFrequency"] = pc.if_else(
+            pc.fill_null(bought, False), "One-Time", columns["ChargeFrequency"]
+        )
 
 
-def _unit_prices(row: dict[str, Any]) -> None:
+def _canonical(columns: Columns, column: str, spellings: dict[str, str]) -> _Check:
+    """Real files write "Usage-based" for "Usage-Based": each value becomes its canonical
+    spelling; one that has none breaks the rule."""
+    given = columns[column]
+    canonical = per_value(given, lambda value: spellings.get(value.casefold()), pa.string())
+    columns[column] = canonical
+    unknown = pc.and_(pc.is_valid(given), pc.is_null(canonical))
+    return unknown, lambda i: f"{column} {given[i].as_py()!r} is not one of FOCUS 1.2's values"
+
+
+def _unit_prices(columns: Columns) -> list[_Check]:
     """FOCUS unit prices are never negative. Real credit rows carry one now and then (the
     FOCUS sample has a promotional credit at -3.00 a unit): on a credit, an adjustment or a
     correction, where the price may be left empty, it is dropped; anywhere else the row is
     refused."""
+    checks: list[_Check] = []
+    excused: pa.Array | None = None
     for column in ("ListUnitPrice", "ContractedUnitPrice"):
-        price = row.get(column)
-        if price is None or price >= 0:
+        price = columns[column]
+        negative = pc.less(price, 0.0)
+        if not has(negative):
             continue
-        if row["ChargeCategory"] in ("Credit", "Adjustment") or row.get("ChargeClass"):
-            row[column] = None
-        else:
-            raise ValueError(f"{column} {price:g} is negative (FOCUS unit prices never are)")
+        if excused is None:
+            charge_class = columns["ChargeClass"]
+            excused = pc.or_(
+                pc.fill_null(pc.is_in(columns["ChargeCategory"], _EXCUSED), False),
+                pc.fill_null(pc.not_equal(charge_class, ""), False),
+            )
+        checks.append((pc.and_(negative, pc.invert(excused)), _negative(column, price)))
+        columns[column] = unless(pc.and_(negative, excused), price)
+    return checks
 
 
-def _period(row: dict[str, Any], prefix: str) -> None:
-    start: datetime = row[f"{prefix}Start"]
-    end: datetime = row[f"{prefix}End"]
-    if end < start:
-        raise ValueError(f"{prefix}End {end.isoformat()} is before {prefix}Start")
+def _missing(column: str) -> Callable[[int], str]:
+    return lambda _: f"{column} is missing"
+
+
+def _negative(column: str, price: pa.Array) -> Callable[[int], str]:
+    return lambda i: f"{column} {price[i].as_py():g} is negative (FOCUS unit prices never are)"
+
+
+def _period(columns: Columns, prefix: str) -> _Check:
+    end = columns[f"{prefix}End"]
+    return (
+        pc.less(end, columns[f"{prefix}Start"]),
+        lambda i: f"{prefix}End {end[i].as_py().isoformat()} is before {prefix}Start",
+    )
+
+
+def _refuse_first(checks: list[_Check]) -> None:
+    """Raise ``RowError`` for the first row that breaks any check."""
+    broken: pa.Array | None = None
+    for mask, _ in checks:
+        mask = pc.fill_null(mask, False)
+        broken = mask if broken is None else pc.or_(broken, mask)
+    index = None if broken is None else first_true(broken)
+    if index is None:
+        return
+    for mask, message in checks:
+        if mask[index].as_py():
+            raise RowError(index, message(index))

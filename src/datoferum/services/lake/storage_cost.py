@@ -24,7 +24,7 @@ from datoferum.domain.focus import COLUMNS
 from datoferum.domain.records import State
 from datoferum.errors import InvalidInput
 from datoferum.services.focus.converter import arrow_schema
-from datoferum.services.focus.rules import ServiceCatalog, complete
+from datoferum.services.focus.rules import RowError, ServiceCatalog, complete
 from datoferum.services.lake.billing import DATASET, partitions
 from datoferum.services.lake.store import LakeStore, Lineage
 from datoferum.services.worker import JobContext
@@ -67,8 +67,8 @@ class StorageCost:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         month = datetime(day.year, day.month, 1, tzinfo=UTC)
         days = calendar.monthrange(day.year, day.month)[1]
-        services = ServiceCatalog()
         found = []
+        owners = []
         for collection, backend, size in self.usage():
             months = size / GIB / days  # GiB-months held during the day
             price = float(self.prices.get(backend, 0.0))
@@ -92,14 +92,19 @@ class StorageCost:
                 "ResourceName": collection, "SkuId": f"storage-{backend}",
                 "Tags": {"collection": collection, "backend": backend},
             }  # fmt: skip
-            try:
-                complete(row, services)
-            except ValueError as error:
-                what = f"own storage cost of {collection} on {backend}"
-                raise InvalidInput(f"{what}: {error}") from None
             row["Tags"] = json.dumps(row["Tags"], sort_keys=True)
             found.append(row)
-        return found
+            owners.append(f"own storage cost of {collection} on {backend}")
+        columns = {
+            field.name: pa.array([row.get(field.name) for row in found], type=field.type)
+            for field in _SCHEMA
+        }
+        try:
+            complete(columns, ServiceCatalog())
+        except RowError as error:
+            raise InvalidInput(f"{owners[error.index]}: {error}") from None
+        checked: list[dict[str, Any]] = pa.RecordBatch.from_pydict(columns, _SCHEMA).to_pylist()
+        return checked
 
     def write(self, day: date, actor: str) -> dict[str, Any]:
         """Write (or replace) the day's rows."""

@@ -1,0 +1,174 @@
+"""Reading whole columns of an export at once, the way ``values`` reads single values.
+
+A batch of a CSV export arrives as Arrow string arrays. Calling ``values.number`` a million times
+costs a second; one Arrow cast over the same column costs milliseconds. These helpers read a
+column with Arrow compute and accept exactly what the per-value helpers accept:
+
+- text and numbers are trimmed with Arrow's Unicode whitespace, which is Python's ``str.strip``;
+- a value is looked up or parsed once per distinct value (``per_value``), through the very
+  function the row path uses, so rare spellings (``MM/DD/YYYY``, ``UTC`` suffixes) cost nothing
+  extra and mean the same;
+- where Arrow alone cannot be sure of a value (a number it cannot cast, one that is not finite,
+  a timestamp ``values.instant`` refuses), a helper raises ``Unsure``: the caller converts that
+  batch row by row, which gives the same values or the per-value error with its row number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datoferum.services.focus import values as v
+
+STRING = pa.string()
+DECIMAL = pa.float64()
+INSTANT = pa.timestamp("us", tz="UTC")
+
+#: A batch's columns by name, as the connectors and the rules pass them around.
+Columns = dict[str, pa.Array]
+
+
+class Unsure(Exception):
+    """A value that only the per-value helpers can judge: the batch goes the row path."""
+
+
+def nulls(length: int, kind: pa.DataType = STRING) -> pa.Array:
+    return pa.nulls(length, kind)
+
+
+def constant(length: int, value: str) -> pa.Array:
+    return pa.repeat(pa.scalar(value, STRING), length)
+
+
+def has(mask: pa.Array) -> bool:
+    """Whether a boolean column is true anywhere (nulls are not true)."""
+    return bool(pc.any(mask).as_py())
+
+
+def where(mask: pa.Array, column: pa.Array) -> pa.Array:
+    """``column`` where ``mask`` is true, null elsewhere (and where ``mask`` is null)."""
+    if not has(pc.invert(mask)) and mask.null_count == 0:
+        return column
+    return pc.if_else(mask, column, pa.scalar(None, column.type))
+
+
+def unless(mask: pa.Array, column: pa.Array) -> pa.Array:
+    """``column`` where ``mask`` is false or null, null where it is true."""
+    if not has(mask):
+        return column
+    return pc.if_else(pc.fill_null(mask, False), pa.scalar(None, column.type), column)
+
+
+def texts(column: pa.Array) -> pa.Array:
+    """``values.text`` of every value: trimmed, and null when blank (empty or ``NULL``)."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    return unless(_blank(trimmed), trimmed)
+
+
+def _blank(trimmed: pa.Array) -> pa.Array:
+    return pc.or_(pc.equal(trimmed, ""), pc.equal(trimmed, "NULL"))
+
+
+def numbers(column: pa.Array) -> pa.Array:
+    """``values.number`` of every value. Arrow's cast accepts a subset of what ``float`` does
+    (no spaces, no thousands separators, no ``NULL``) and rounds the same (both are correctly
+    rounded), so the plain column is cast first; only a column it refuses is trimmed and
+    cleaned, and what is still refused, or is not finite, is ``Unsure``."""
+    if column.null_count == len(column):
+        return nulls(len(column), DECIMAL)
+    try:
+        result = pc.cast(column, DECIMAL)
+    except pa.ArrowInvalid:
+        result = _cleaned_numbers(column)
+    if not pc.all(pc.is_finite(result)).as_py():
+        raise Unsure
+    return result
+
+
+def _cleaned_numbers(column: pa.Array) -> pa.Array:
+    trimmed = pc.utf8_trim_whitespace(column)
+    spelled = unless(_blank(trimmed), trimmed)
+    if has(pc.match_substring(spelled, ",")):
+        spelled = pc.replace_substring(spelled, ",", "")
+    try:
+        return pc.cast(spelled, DECIMAL)
+    except pa.ArrowInvalid:
+        raise Unsure from None
+
+
+def instants(column: pa.Array) -> pa.Array:
+    """``values.instant`` of every value, parsed once per distinct spelling."""
+    return per_value(column, v.instant, INSTANT)
+
+
+def per_value(column: pa.Array, function: Callable[[Any], Any], kind: pa.DataType) -> pa.Array:
+    """``function`` of every non-null value, called once per distinct value; null stays null.
+    A ``ValueError`` from ``function`` makes the batch ``Unsure``."""
+    if column.null_count == len(column):
+        return nulls(len(column), kind)
+    encoded = pc.dictionary_encode(column)
+    given = encoded.dictionary.to_pylist()
+    try:
+        mapped = [function(value) for value in given]
+    except ValueError:
+        raise Unsure from None
+    if mapped == given and column.type == kind:
+        return column  # every value maps to itself (values already canonical, say)
+    return pc.take(pa.array(mapped, kind), encoded.indices)
+
+
+def per_combination(
+    columns: Sequence[pa.Array], function: Callable[..., Any], kind: pa.DataType
+) -> pa.Array:
+    """``function(*values)`` of every row, called once per distinct combination of values in
+    the order the combinations first appear (nulls are passed as ``None``). A ``ValueError``
+    from ``function`` makes the batch ``Unsure``."""
+    positions, combinations = distinct(columns)
+    try:
+        mapped = [function(*combination) for combination in combinations]
+    except ValueError:
+        raise Unsure from None
+    return pc.take(pa.array(mapped, kind), positions)
+
+
+def distinct(columns: Sequence[pa.Array]) -> tuple[pa.Array, list[tuple[Any, ...]]]:
+    """(for each row, the position of its combination of values in the list; the distinct
+    combinations, in the order they first appear).
+
+    Each column is dictionary-encoded and the codes are combined into one integer per row,
+    made dense again after each column so that it never overflows; decoding the few distinct
+    integers back into values is plain Python."""
+    levels: list[tuple[list[Any], int]] = []  # (values with None first, width) per column
+    dense: list[list[int]] = []  # after each column: the distinct combined codes, in order
+    code: pa.Array | None = None
+    for column in columns:
+        encoded = pc.dictionary_encode(column)
+        values = [None, *encoded.dictionary.to_pylist()]
+        index = pc.add(pc.fill_null(pc.cast(encoded.indices, pa.int64()), -1), 1)
+        code = index if code is None else pc.add(pc.multiply(code, len(values)), index)
+        combined = pc.dictionary_encode(code)
+        code = pc.cast(combined.indices, pa.int64())
+        levels.append((values, len(values)))
+        dense.append(combined.dictionary.to_pylist())
+    if code is None:
+        raise ValueError("distinct needs at least one column")
+    combinations: list[tuple[Any, ...]] = []
+    for found in range(len(dense[-1])):
+        parts: list[Any] = []
+        at = found
+        for level in range(len(levels) - 1, -1, -1):
+            values, width = levels[level]
+            at, index = divmod(dense[level][at], width) if level else (0, dense[0][at])
+            parts.append(values[index])
+        combinations.append(tuple(reversed(parts)))
+    return pc.cast(code, pa.int32()), combinations
+
+
+def first_true(mask: pa.Array) -> int | None:
+    """The position of the first true value, or None."""
+    if not has(mask):
+        return None
+    return int(pc.index(pc.fill_null(mask, False), True).as_py())
