@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, select, update
 
 from datoferum.adapters.storage.base import StorageBackend
 from datoferum.domain.ids import is_id, new_id, utcnow
@@ -118,22 +118,30 @@ _STATES = select(Version.id, Version.state).where(Version.id.in_(bindparam("vids
 _REPLICAS = select(Replica.version_id, Replica.backend, Replica.key).where(
     Replica.version_id.in_(bindparam("vids", expanding=True))
 )
-_VERSION_STATE = Prepared(
-    update(Version).where(Version.id == bindparam("vid")).values(state=bindparam("new_state"))
+# A batch's rows change state with one statement per table, not one execution per row: a batch
+# of 500 spent more on preparing and running 500 executions than SQLite on the updates.
+_IDS: BindParameter[str] = bindparam("ids", expanding=True)
+_VERSIONS_STATE = update(Version).where(Version.id.in_(_IDS)).values(state=bindparam("new_state"))
+_FILES_STATE = update(File).where(File.id.in_(_IDS)).values(state=bindparam("new_state"))
+_VERSIONS_PURGED = (
+    update(Version)
+    .where(Version.id.in_(_IDS))
+    .values(state=State.PURGED, purged_at=bindparam("now"))
 )
-_FILE_STATE = Prepared(
-    update(File).where(File.id == bindparam("fid")).values(state=bindparam("new_state"))
-)
-_VERSION_PURGED = Prepared(
+_REPLICAS_DELETED = update(Replica).where(Replica.version_id.in_(_IDS)).values(state="deleted")
+#: Versions whose metadata a purge erases (some of it was personal) are updated one by one.
+_VERSION_ERASED = Prepared(
     update(Version)
     .where(Version.id == bindparam("vid"))
     .values(
         state=State.PURGED, purged_at=bindparam("now"), user_metadata=bindparam("kept_metadata")
     )
 )
-_REPLICAS_DELETED = Prepared(
-    update(Replica).where(Replica.version_id == bindparam("vid")).values(state="deleted")
-)
+
+
+def _set_state(conn: Connection, statement: Any, ids: Sequence[str], state: str) -> None:
+    if ids:
+        conn.execute(statement, {"ids": list(ids), "new_state": state})
 
 
 def _targets(conn: Connection, requests: Sequence[PurgeRequest]) -> dict[tuple[str, int], Any]:
@@ -336,8 +344,8 @@ class PurgeService:
         refused: dict[tuple[str, int], PurgeOutcome] = {}
         started: list[_Started] = []
         events: list[NewEvent] = []
-        versions: list[dict[str, Any]] = []
-        files: list[dict[str, Any]] = []
+        versions: list[str] = []
+        files: list[str] = []
         with self.catalog.writing() as conn:
             rows = _targets(conn, batch)
             found = [rows[(r.file_id, r.version)] for r in batch if (r.file_id, r.version) in rows]
@@ -374,15 +382,15 @@ class PurgeService:
                         }  # fmt: skip
                         events.append(self._event("file.purge_refused", request, details))
                     continue
-                versions.append({"vid": row.id, "new_state": State.PURGING})
+                versions.append(row.id)
                 if request.version == row.latest_version:
-                    files.append({"fid": row.file_id, "new_state": State.PURGING})
+                    files.append(row.file_id)
                 bypassed = bool(row.retain_until is not None and row.retain_until > now)
                 details = {"cause": dict(request.cause), "governance_bypassed": bypassed}
                 events.append(self._event("file.purge_started", request, details))
                 started.append(_Started(request, row, replicas[row.id]))
-            _VERSION_STATE.run_many(conn, versions)
-            _FILE_STATE.run_many(conn, files)
+            _set_state(conn, _VERSIONS_STATE, versions, State.PURGING)
+            _set_state(conn, _FILES_STATE, files, State.PURGING)
             eventlog.append(conn, events)
             # Bytes still journaled must not outlive the purge, nor be restored after a crash.
             SmallFileJournal.forget(conn, [copy for item in started for copy in item.replicas])
@@ -461,7 +469,10 @@ class PurgeService:
         with self.catalog.writing(durable=durable) as conn:
             # The rest of each row was read by step 1 and a purging version does not change.
             states = dict(conn.execute(_STATES, {"vids": [item.row.id for item in done]}).all())
-            versions, replicas, files, events, facts = [], [], [], [], []
+            purged: list[str] = []
+            erased_rows: list[dict[str, Any]] = []
+            files: list[str] = []
+            events, facts = [], []
             for item in done:
                 request, row = item.request, item.row
                 if states[row.id] == State.PURGED:  # another purge finished it meanwhile
@@ -470,10 +481,11 @@ class PurgeService:
                     )
                     continue
                 erased, kept_metadata = _erase_personal(row, request.erase_keys)
-                versions.append({"vid": row.id, "now": now, "kept_metadata": kept_metadata})
-                replicas.append({"vid": row.id})
+                purged.append(row.id)
+                if kept_metadata != row.user_metadata:
+                    erased_rows.append({"vid": row.id, "now": now, "kept_metadata": kept_metadata})
                 if request.version == row.latest_version:
-                    files.append({"fid": request.file_id, "new_state": State.PURGED})
+                    files.append(request.file_id)
                 certificate_id = new_id()
                 details = {
                     "cause": dict(request.cause),
@@ -488,9 +500,11 @@ class PurgeService:
                 if request.erase_keys:
                     cause = {**cause, "erased_metadata": erased}
                 facts.append((item, row, cause, certificate_id))
-            _VERSION_PURGED.run_many(conn, versions)
-            _REPLICAS_DELETED.run_many(conn, replicas)
-            _FILE_STATE.run_many(conn, files)
+            if purged:
+                conn.execute(_VERSIONS_PURGED, {"ids": purged, "now": now})
+                conn.execute(_REPLICAS_DELETED, {"ids": purged})
+            _VERSION_ERASED.run_many(conn, erased_rows)
+            _set_state(conn, _FILES_STATE, files, State.PURGED)
             appended = eventlog.append(conn, events)
             certificates = [
                 (
