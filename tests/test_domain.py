@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 
 import pytest
 
@@ -145,3 +146,22 @@ def test_ids_are_time_ordered_uuid7() -> None:
     assert len(set(ids)) == 1000
     assert ids[0][:12] <= ids[-1][:12]
     assert not is_id("../" + "a" * 29)
+
+
+def test_a_forked_process_does_not_repeat_its_parents_ids() -> None:
+    """Random bytes are drawn for many ids at once; a child forked mid-pool (server workers are
+    forked) must draw its own instead of issuing the ids its parent issues next."""
+    new_id()  # the pool now holds random bytes for the ids to come
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe and exits
+        os.write(writer, "".join(new_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as pipe:
+        text = pipe.read()
+    in_child = {text[n : n + 32][12:] for n in range(0, len(text), 32)}
+    in_parent = {new_id()[12:] for _ in range(50)}
+    assert len(in_child) == 50
+    assert not in_child & in_parent
