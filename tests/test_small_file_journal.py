@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from datoferum.config import Settings
 from datoferum.domain.ids import new_id, utcnow
@@ -140,12 +140,31 @@ def test_rows_of_a_storage_no_longer_configured_are_kept(services: Services) -> 
     with services.catalog.writing() as conn:
         conn.execute(
             insert(JournaledObject).values(
-                backend="gone", key=key, data=b"kept", created_at=utcnow()
+                backend="gone",
+                key=key,
+                data=b"kept",
+                host=services.journal.host,
+                created_at=utcnow(),
             )
         )
     assert services.journal.recover() == 0
     assert services.journal.flush() == 0
     assert _journaled(services) == {key: b"kept"}
+
+
+def test_only_the_machine_that_wrote_a_file_flushes_it(services: Services) -> None:
+    """Servers sharing a catalog and a network file system: a row written elsewhere stays until
+    its own machine flushes it; recovery, which writes and flushes the bytes itself, takes it."""
+    body = b"written by another server"
+    key = _upload(services, "elsewhere.bin", body)
+    with services.catalog.writing() as conn:
+        conn.execute(update(JournaledObject).values(host="another-machine"))
+    assert services.journal.flush() == 0
+    assert _journaled(services) == {key: body}
+    _object(services, key).write_bytes(b"")  # that machine's write never reached the disk
+    assert services.journal.recover() == 1
+    assert _journaled(services) == {}
+    assert b"".join(services.storage.read(key)) == body
 
 
 def test_a_mebibyte_fits_the_journal_on_every_engine(

@@ -103,6 +103,7 @@ class CaptureService:
         self.storage = storage
         self.max_bytes = max_bytes
         #: Uploads up to this size are made durable by the small-file journal (-1: none are).
+        self.journal = journal
         self.journal_bytes = (
             journal.max_bytes if journal is not None and journal.applies(storage, 0) else -1
         )
@@ -249,8 +250,8 @@ class CaptureService:
                 "state": "present", "created_at": now,
             },
         )  # fmt: skip
-        if journaled is not None:
-            SmallFileJournal.add(conn, self.storage.name, version_id, journaled)
+        if journaled is not None and self.journal is not None:
+            self.journal.add(conn, self.storage.name, version_id, journaled)
         captured = {
             "collection": request.collection, "path": request.path, "size": size,
             "sha256": sha256, "content_type": request.content_type,

@@ -15,11 +15,17 @@ deletes the bytes), so a purged object is never brought back.
 
 The same pattern as a database's write-ahead log for small writes: the bytes are written twice,
 once to a sequential log that is flushed anyway, and reach their home lazily.
+
+Each row names the machine that wrote the file, and only processes on that machine flush it:
+servers sharing one catalog and a network file system must not drop rows for writes still
+sitting in another machine's page cache. Recovery may take any row, because it rewrites the
+object from the catalog and flushes it itself.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterable, Mapping
 from itertools import groupby
 
@@ -50,6 +56,7 @@ class SmallFileJournal:
         self.backends = backends
         #: Largest upload journaled (0: none).
         self.max_bytes = max_bytes
+        self.host = socket.gethostname()[:255]
 
     def applies(self, backend: StorageBackend, size: int) -> bool:
         """Whether an upload of ``size`` bytes to ``backend`` is made durable by the journal."""
@@ -60,10 +67,13 @@ class SmallFileJournal:
             and backend.durable  # a backend that never flushes gains nothing
         )
 
-    @staticmethod
-    def add(conn: Connection, backend: str, key: str, data: bytes) -> None:
+    def add(self, conn: Connection, backend: str, key: str, data: bytes) -> None:
         """Keep ``data`` in the transaction that records the object (before its commit)."""
-        _ADD.run(conn, {"backend": backend, "key": key, "data": data, "created_at": utcnow()})
+        _ADD.run(
+            conn,
+            {"backend": backend, "key": key, "data": data, "host": self.host,
+             "created_at": utcnow()},
+        )  # fmt: skip
 
     @staticmethod
     def forget(conn: Connection, copies: Iterable[tuple[str, str]]) -> None:
@@ -90,14 +100,17 @@ class SmallFileJournal:
         return {n: b for n, b in self.backends.items() if isinstance(b, DeferredFlush)}
 
     def flush(self) -> int:
-        """Flush the storage writes of journaled objects, then drop their rows; how many."""
+        """Flush the storage writes this machine journaled, then drop their rows; how many."""
         backends = self._deferring()
         done = 0
         while True:
             with self.catalog.reading() as conn:
                 rows = conn.execute(
                     select(JournaledObject.backend, JournaledObject.key)
-                    .where(JournaledObject.backend.in_(sorted(backends)))
+                    .where(
+                        JournaledObject.backend.in_(sorted(backends)),
+                        JournaledObject.host == self.host,
+                    )
                     .order_by(JournaledObject.backend, JournaledObject.key)
                     .limit(FLUSH_BATCH)
                 ).all()

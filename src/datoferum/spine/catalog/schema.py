@@ -435,4 +435,6 @@ class JournaledObject(Base):
     backend: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     data: Mapped[bytes] = mapped_column(SMALL_OBJECT)
+    #: The machine whose page cache holds the unflushed write: only it can flush it.
+    host: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("backend", sa.String(64), nullable=False),
         sa.Column("key", sa.String(255), nullable=False),
         sa.Column("data", SMALL_OBJECT, nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("backend", "key", name=op.f("pk_journaled_objects")),
     )
