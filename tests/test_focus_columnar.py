@@ -319,6 +319,27 @@ def test_texts_trim_as_python_does() -> None:
     assert columnar.texts(pa.array(spellings)).to_pylist() == expected
 
 
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["a", "b c", None, "~"],
+        ["a", "b", " c"],
+        ["a", "b\t", "c"],
+        ["a", "\u3000"],
+        ["\x7f", "é", None],
+        [None, "", "a", ""],
+        ["", None],
+    ],
+)
+def test_trim_skips_only_columns_with_nothing_to_trim(spellings: list[str | None]) -> None:
+    """The in-place check of first and last bytes, on whole columns and on slices of them (a
+    slice shares its buffers with an offset)."""
+    column = pa.array(spellings, pa.string())
+    for part in (column, column.slice(1), column.slice(0, len(spellings) - 1)):
+        expected = [None if s is None else s.strip() for s in part.to_pylist()]
+        assert columnar.trim(part).to_pylist() == expected
+
+
 def test_distinct_keeps_first_appearance_and_nulls() -> None:
     left = pa.array(["b", "a", None, "b", "a", "b"])
     right = pa.array(["x", "y", "x", "x", None, "z"])
