@@ -172,6 +172,9 @@ def per_combination(
         mapped = [function(*combination) for combination in combinations]
     except ValueError:
         raise Unsure from None
+    last = columns[-1]
+    if last.type == kind and mapped == [combination[-1] for combination in combinations]:
+        return last  # the last value is kept in every row (a subcategory that fits, say)
     return pc.take(pa.array(mapped, kind), positions)
 
 
