@@ -348,6 +348,26 @@ def test_distinct_keeps_first_appearance_and_nulls() -> None:
     assert positions.to_pylist() == [0, 1, 2, 0, 3, 4]
 
 
+def test_per_combination_keeps_or_rebuilds_its_last_column() -> None:
+    left = pa.array(["a", "b", "a", None])
+    right = pa.array(["x", "y", None, "z"])
+    kept = columnar.per_combination([left, right], lambda _, last: last, pa.string())
+    assert kept is right
+    changed = columnar.per_combination(
+        [left, right], lambda first, last: f"{first}/{last}", pa.string()
+    )
+    assert changed.to_pylist() == ["a/x", "b/y", "a/None", "None/z"]
+
+
+def test_per_value_of_null_maps_null_too() -> None:
+    column = pa.array(["a", None, "a"])
+    mapped = columnar.per_value(column, repr, pa.string(), of_null=True)
+    assert mapped.to_pylist() == ["'a'", "None", "'a'"]
+    assert columnar.per_value(column, repr, pa.string()).to_pylist() == ["'a'", None, "'a'"]
+    blank = columnar.per_value(pa.nulls(2, pa.string()), repr, pa.string(), of_null=True)
+    assert blank.to_pylist() == ["None", "None"]
+
+
 def test_ahead_reraises_in_order_and_stops_its_thread() -> None:
     def produce() -> Iterator[int]:
         yield 1
