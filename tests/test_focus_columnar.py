@@ -319,12 +319,53 @@ def test_texts_trim_as_python_does() -> None:
     assert columnar.texts(pa.array(spellings)).to_pylist() == expected
 
 
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["a", "b c", None, "~"],
+        ["a", "b", " c"],
+        ["a", "b\t", "c"],
+        ["a", "\u3000"],
+        ["\x7f", "é", None],
+        [None, "", "a", ""],
+        ["", None],
+    ],
+)
+def test_trim_skips_only_columns_with_nothing_to_trim(spellings: list[str | None]) -> None:
+    """The in-place check of first and last bytes, on whole columns and on slices of them (a
+    slice shares its buffers with an offset)."""
+    column = pa.array(spellings, pa.string())
+    for part in (column, column.slice(1), column.slice(0, len(spellings) - 1)):
+        expected = [None if s is None else s.strip() for s in part.to_pylist()]
+        assert columnar.trim(part).to_pylist() == expected
+
+
 def test_distinct_keeps_first_appearance_and_nulls() -> None:
     left = pa.array(["b", "a", None, "b", "a", "b"])
     right = pa.array(["x", "y", "x", "x", None, "z"])
     positions, found = columnar.distinct([left, right])
     assert found == [("b", "x"), ("a", "y"), (None, "x"), ("a", None), ("b", "z")]
     assert positions.to_pylist() == [0, 1, 2, 0, 3, 4]
+
+
+def test_per_combination_keeps_or_rebuilds_its_last_column() -> None:
+    left = pa.array(["a", "b", "a", None])
+    right = pa.array(["x", "y", None, "z"])
+    kept = columnar.per_combination([left, right], lambda _, last: last, pa.string())
+    assert kept is right
+    changed = columnar.per_combination(
+        [left, right], lambda first, last: f"{first}/{last}", pa.string()
+    )
+    assert changed.to_pylist() == ["a/x", "b/y", "a/None", "None/z"]
+
+
+def test_per_value_of_null_maps_null_too() -> None:
+    column = pa.array(["a", None, "a"])
+    mapped = columnar.per_value(column, repr, pa.string(), of_null=True)
+    assert mapped.to_pylist() == ["'a'", "None", "'a'"]
+    assert columnar.per_value(column, repr, pa.string()).to_pylist() == ["'a'", None, "'a'"]
+    blank = columnar.per_value(pa.nulls(2, pa.string()), repr, pa.string(), of_null=True)
+    assert blank.to_pylist() == ["None", "None"]
 
 
 def test_ahead_reraises_in_order_and_stops_its_thread() -> None:

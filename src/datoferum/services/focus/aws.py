@@ -331,7 +331,7 @@ class CurConnector:
             number("line_item_net_unblended_rate"), number("line_item_unblended_rate")
         )
         code = text("line_item_product_code")
-        service = pc.fill_null(per_value(code, _service, _PAIR), pa.scalar(_service(None), _PAIR))
+        service = per_value(code, _service, _PAIR, of_null=True)
         region_id = pc.coalesce(text("product_region_code"), text("product_region"))
         reservation = where(
             pc.is_in(kind, pa.array(["DiscountedUsage", "RIFee"])),

@@ -64,8 +64,41 @@ def unless(mask: pa.Array, column: pa.Array) -> pa.Array:
 
 def texts(column: pa.Array) -> pa.Array:
     """``values.text`` of every value: trimmed, and null when blank (empty or ``NULL``)."""
-    trimmed = pc.utf8_trim_whitespace(column)
+    trimmed = trim(column)
     return unless(_blank(trimmed), trimmed)
+
+
+def trim(column: pa.Array) -> pa.Array:
+    """``str.strip`` of every value. Trimming copies every string, and export columns almost
+    never have anything to trim, so a string column whose values all begin and end with a
+    printable ASCII byte (``_untouched``) is returned as it is."""
+    if column.type == STRING and _untouched(column):
+        return column
+    return pc.utf8_trim_whitespace(column)
+
+
+def _untouched(column: pa.StringArray) -> bool:
+    """Whether no value of ``column`` can begin or end with whitespace, judged from two bytes
+    per value read in place from its buffers: ASCII whitespace is at most a space (0x20), and
+    every other whitespace character is encoded with bytes of 0x80 and up, so a value whose
+    first and last bytes are within 0x21..0x7F keeps its ends. Empty and null values may show
+    a neighbour's byte, which can only make the answer a cautious no."""
+    _, offsets, data = column.buffers()
+    count = len(column)
+    if data is None or data.size == 0 or count == 0:
+        return True  # every value is empty or null: nothing to trim
+    bounds = pa.Array.from_buffers(pa.int32(), count + 1, [None, offsets], offset=column.offset)
+    octets = pa.Array.from_buffers(pa.uint8(), data.size, [None, data])
+    # Int32 scalars: a Python int would widen every offset to int64 first.
+    firsts = pc.min_element_wise(bounds.slice(0, count), pa.scalar(data.size - 1, pa.int32()))
+    lasts = pc.max_element_wise(
+        pc.subtract(bounds.slice(1), pa.scalar(1, pa.int32())), pa.scalar(0, pa.int32())
+    )
+    for at in (firsts, lasts):
+        edges = pc.min_max(pc.take(octets, at))
+        if edges["min"].as_py() < 0x21 or edges["max"].as_py() > 0x7F:
+            return False
+    return True
 
 
 def _blank(trimmed: pa.Array) -> pa.Array:
@@ -89,7 +122,7 @@ def numbers(column: pa.Array) -> pa.Array:
 
 
 def _cleaned_numbers(column: pa.Array) -> pa.Array:
-    trimmed = pc.utf8_trim_whitespace(column)
+    trimmed = trim(column)
     spelled = unless(_blank(trimmed), trimmed)
     if has(pc.match_substring(spelled, ",")):
         spelled = pc.replace_substring(spelled, ",", "")
@@ -104,12 +137,20 @@ def instants(column: pa.Array) -> pa.Array:
     return per_value(column, v.instant, INSTANT)
 
 
-def per_value(column: pa.Array, function: Callable[[Any], Any], kind: pa.DataType) -> pa.Array:
-    """``function`` of every non-null value, called once per distinct value; null stays null.
-    A ``ValueError`` from ``function`` makes the batch ``Unsure``."""
-    if column.null_count == len(column):
+def per_value(
+    column: pa.Array,
+    function: Callable[[Any], Any],
+    kind: pa.DataType,
+    *,
+    of_null: bool = False,
+) -> pa.Array:
+    """``function`` of every non-null value, called once per distinct value; null stays null,
+    unless ``of_null``: then null is one more value, passed as ``None`` (cheaper than filling
+    the nulls of the result afterwards, which copies it). A ``ValueError`` from ``function``
+    makes the batch ``Unsure``."""
+    if column.null_count == len(column) and not of_null:
         return nulls(len(column), kind)
-    encoded = pc.dictionary_encode(column)
+    encoded = pc.dictionary_encode(column, null_encoding="encode" if of_null else "mask")
     given = encoded.dictionary.to_pylist()
     try:
         mapped = [function(value) for value in given]
@@ -131,6 +172,9 @@ def per_combination(
         mapped = [function(*combination) for combination in combinations]
     except ValueError:
         raise Unsure from None
+    last = columns[-1]
+    if last.type == kind and mapped == [combination[-1] for combination in combinations]:
+        return last  # the last value is kept in every row (a subcategory that fits, say)
     return pc.take(pa.array(mapped, kind), positions)
 
 
