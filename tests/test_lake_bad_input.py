@@ -3,6 +3,7 @@ with a reason a person can act on, on the file's timeline, and nothing reaches t
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -50,6 +51,19 @@ def _nothing_half_written(client: httpx.Client) -> None:
     assert report["unknown_objects"]["count"] == 0, report
 
 
+def _failed_job(client: httpx.Client, file_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The file's failed normalization job. The failure event commits before the worker marks
+    the job failed, so the job may take a moment to show as failed after the event."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = client.get("/api/v1/jobs", params={"kind": "lake.normalize", "state": "failed"})
+        found = [j for j in listed.json()["items"] if j["payload"]["file_id"] == file_id]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no failed normalization job for {file_id}"
+        time.sleep(0.1)
+
+
 def _failed(client: httpx.Client, record: dict[str, Any], collection: str) -> str:
     """The reason of the failure recorded on the file's timeline, after checking its effects."""
     failure = wait_for_event(client, record["id"], ["lake.normalized", "lake.normalize_failed"])
@@ -57,8 +71,7 @@ def _failed(client: httpx.Client, record: dict[str, Any], collection: str) -> st
     reason: str = failure["details"]["reason"]
     assert f"{collection}/{record['path']}" in reason  # named as people know it, not a disk path
     assert "/objects/" not in reason
-    failed_jobs = client.get("/api/v1/jobs", params={"kind": "lake.normalize", "state": "failed"})
-    job = next(j for j in failed_jobs.json()["items"] if j["payload"]["file_id"] == record["id"])
+    job = _failed_job(client, record["id"])
     assert job["last_error"] == reason and job["attempts"] == 1  # terminal: not retried
     assert partitions(client, record["id"]) == []
     file = client.get(f"/api/v1/files/{record['id']}").json()
