@@ -3,7 +3,6 @@ with a reason a person can act on, on the file's timeline, and nothing reaches t
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -51,17 +50,14 @@ def _nothing_half_written(client: httpx.Client) -> None:
     assert report["unknown_objects"]["count"] == 0, report
 
 
-def _failed_job(client: httpx.Client, file_id: str, timeout: float = 30.0) -> dict[str, Any]:
-    """The file's failed normalization job. The failure event commits before the worker marks
-    the job failed, so the job may take a moment to show as failed after the event."""
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = client.get("/api/v1/jobs", params={"kind": "lake.normalize", "state": "failed"})
-        found = [j for j in listed.json()["items"] if j["payload"]["file_id"] == file_id]
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, f"no failed normalization job for {file_id}"
-        time.sleep(0.1)
+def _failed_job(client: httpx.Client, file_id: str) -> dict[str, Any]:
+    """The file's normalization job, once it has ended: the failure event commits before the
+    worker marks the job failed."""
+    listed = client.get("/api/v1/jobs", params={"kind": "lake.normalize", "limit": 1000})
+    job_id = next(j["id"] for j in listed.json()["items"] if j["payload"]["file_id"] == file_id)
+    job = wait_for_job(client, job_id)
+    assert job["state"] == "failed", job
+    return job
 
 
 def _failed(client: httpx.Client, record: dict[str, Any], collection: str) -> str:

@@ -105,7 +105,7 @@ class CaptureService:
         #: Uploads up to this size are made durable by the small-file journal (-1: none are).
         self.journal = journal
         self.journal_bytes = (
-            journal.max_bytes if journal is not None and journal.applies(storage, 0) else -1
+            journal.max_bytes if journal is not None and journal.applies(storage) else -1
         )
         #: Whether a copy on the ingest backend alone satisfies a storage policy; if not, the
         #: new version is ``placing`` and a placement job makes the rest.

@@ -58,11 +58,10 @@ class SmallFileJournal:
         self.max_bytes = max_bytes
         self.host = socket.gethostname()[:255]
 
-    def applies(self, backend: StorageBackend, size: int) -> bool:
-        """Whether an upload of ``size`` bytes to ``backend`` is made durable by the journal."""
+    def applies(self, backend: StorageBackend) -> bool:
+        """Whether small uploads to ``backend`` are made durable by the journal."""
         return (
             self.max_bytes > 0
-            and size <= self.max_bytes
             and isinstance(backend, DeferredFlush)
             and backend.durable  # a backend that never flushes gains nothing
         )

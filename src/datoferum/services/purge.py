@@ -433,15 +433,11 @@ class PurgeService:
         """Check that every deleted replica is gone. This is step 3's, not step 2's: step 2 runs
         beside another batch's step 3, and a check per replica there made the two threads
         trade the GIL hundreds of times a batch, slowing both."""
-        backends: dict[str, StorageBackend] = {}  # a lookup by name costs ~5 µs: once a batch
         for item in started:
             if item.error is not None:
                 continue
             for backend_name, key, when in item.removed:
-                backend = backends.get(backend_name)
-                if backend is None:
-                    backend = backends[backend_name] = self.backends[backend_name]
-                gone = backend.stat(key) is None
+                gone = self.backends[backend_name].stat(key) is None
                 item.deleted.append(DeletedReplica(backend_name, key, when, verified=gone))
                 if not gone:
                     item.error = StorageUnavailable(

@@ -112,8 +112,9 @@ class Backends(Mapping[str, StorageBackend]):
         self._settings = settings
         self._secrets = secret_resolver(settings)
         self._built: dict[tuple[str, tuple[tuple[str, Any], ...]], StorageBackend] = {}
-        for name in layout.backends:
-            self.for_copy(Copy(name))  # build (and so check) every backend at start-up
+        # Build (and so check) every backend at start-up; lookups by name, which purges and
+        # reads make per replica, then cost one dictionary access.
+        self._by_name = {name: self.for_copy(Copy(name)) for name in layout.backends}
 
     def for_copy(self, copy: Copy) -> StorageBackend:
         """The backend to write ``copy`` with: its own options overridden by the copy's."""
@@ -127,9 +128,7 @@ class Backends(Mapping[str, StorageBackend]):
         return built
 
     def __getitem__(self, name: str) -> StorageBackend:
-        if name not in self.layout.backends:
-            raise KeyError(name)
-        return self.for_copy(Copy(name))
+        return self._by_name[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.layout.backends)

@@ -79,23 +79,27 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _fsync_dir(path: Path | str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync(path: Path | str, flags: int = os.O_RDONLY | os.O_CLOEXEC) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_dir(path: Path | str) -> None:
+    _fsync(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def _fsync_existing(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return  # deleted since it was written: nothing to make durable
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with contextlib.suppress(FileNotFoundError):  # deleted since: nothing to make durable
+        _fsync(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _storage_error(action: str, exc: OSError) -> StorageUnavailable:
@@ -141,10 +145,8 @@ class LocalWriter:
 
     def write(self, data: bytes) -> None:
         fd = self._open()
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
         except OSError as exc:
             raise _storage_error("write", exc) from exc
         self._written += len(data)
@@ -341,20 +343,14 @@ class LocalDiskBackend:
             intact = False
         try:
             if intact:
-                fd = os.open(final, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _fsync(final)
             else:
                 # Written aside and renamed over: a crash during the restore leaves the old
                 # object (restored again next time) or the new one, never a mix.
                 staged = self._staging_name(key)
                 fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
                 try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
+                    _write_all(fd, data)
                     os.fsync(fd)
                 finally:
                     os.close(fd)
