@@ -81,3 +81,55 @@ def test_run_many_converts_shared_and_distinct_values_alike(catalog: Catalog) ->
     with catalog.reading() as conn:
         stored = dict(conn.execute(select(Collection.name, Collection.created_at)).all())
     assert [stored[f"m{n}"] for n in range(5)] == moments[:5]
+
+
+def _collections(catalog: Catalog, count: int) -> list[str]:
+    add = Prepared(insert(Collection))
+    ids = [f"{n:032x}" for n in range(1, count + 1)]
+    with catalog.writing() as conn:
+        add.run_many(
+            conn,
+            [
+                {"id": i, "name": f"c{n}", "created_at": datetime(2026, 1, 1)}
+                for n, i in enumerate(ids)
+            ],
+        )
+    return ids
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 9, 100, 513])
+def test_expanding_lists_select_exactly_the_rows_listed(catalog: Catalog, size: int) -> None:
+    ids = _collections(catalog, 600)
+    wanted = ids[::-1][:size]  # the last rows, so padding with the last value cannot pass as them
+    names = Prepared(
+        select(Collection.id).where(Collection.id.in_(bindparam("ids", expanding=True)))
+    )
+    with catalog.reading() as conn:
+        found = [row[0] for row in names.run(conn, {"ids": wanted})]
+    assert sorted(found) == sorted(wanted)
+
+
+def test_expanding_lists_in_updates_with_other_parameters(catalog: Catalog) -> None:
+    ids = _collections(catalog, 40)
+    rename = Prepared(
+        update(Collection)
+        .where(Collection.id.in_(bindparam("ids", expanding=True)))
+        .values(name=Collection.name + bindparam("suffix"))
+    )
+    with catalog.writing() as conn:
+        rename.run(conn, {"ids": ids[:3], "suffix": "-a"})
+        rename.run(conn, {"ids": ids[10:30], "suffix": "-b"})  # another size class
+        rename.run(conn, {"ids": ids[:2], "suffix": "-c"})  # the first class again
+    with catalog.reading() as conn:
+        names = dict(conn.execute(select(Collection.id, Collection.name)).all())
+    assert [names[i] for i in ids[:4]] == ["c0-a-c", "c1-a-c", "c2-a", "c3"]
+    assert all(names[i].endswith("-b") for i in ids[10:30])
+    assert names[ids[30]] == "c30"
+
+
+def test_an_empty_expanding_list_is_refused(catalog: Catalog) -> None:
+    names = Prepared(
+        select(Collection.id).where(Collection.id.in_(bindparam("ids", expanding=True)))
+    )
+    with catalog.reading() as conn, pytest.raises(ValueError, match="empty"):
+        names.run(conn, {"ids": []})

@@ -44,8 +44,10 @@ __all__ = [
 PURGE_EVENT = "file.purged"
 
 # Built once, as issuing runs inside every purge.
-_EVENTS = select(Event.seq, Event.type, Event.file_id, Event.version, Event.hash).where(
-    Event.seq.in_(bindparam("seqs", expanding=True))
+_EVENTS = Prepared(
+    select(Event.seq, Event.type, Event.file_id, Event.version, Event.hash).where(
+        Event.seq.in_(bindparam("seqs", expanding=True))
+    )
 )
 _INSERT = Prepared(insert(Certificate))
 
@@ -160,25 +162,25 @@ def _check(facts: DeletionFacts, *, cause_checked: bool = False) -> None:
 
 def _check_chain(conn: Connection, batch: Sequence[DeletionFacts]) -> None:
     """Each named event must exist, be that version's purge, and have the hash given."""
-    found = {row.seq: row for row in conn.execute(_EVENTS, {"seqs": [f.event_seq for f in batch]})}
+    seqs = [f.event_seq for f in batch]
+    found = {row[0]: row[1:] for row in _EVENTS.run(conn, {"seqs": seqs})} if seqs else {}
     for facts in batch:
         row = found.get(facts.event_seq)
         if row is None:
             raise InvalidInput(f"cannot certify: the event log has no event {facts.event_seq}")
-        if row.hash != facts.event_hash:
+        kind, file_id, version, hashed = row
+        if hashed != facts.event_hash:
             raise InvalidInput(
-                f"cannot certify: event {facts.event_seq} has hash {row.hash}, not "
-                f"{facts.event_hash}"
+                f"cannot certify: event {facts.event_seq} has hash {hashed}, not {facts.event_hash}"
             )
         if (
-            row.type != PURGE_EVENT
-            or row.file_id != facts.file_id
-            or (row.version is not None and row.version != facts.version)
+            kind != PURGE_EVENT
+            or file_id != facts.file_id
+            or (version is not None and version != facts.version)
         ):
             raise InvalidInput(
-                f"cannot certify: event {facts.event_seq} is {row.type!r} of "
-                f"{row.file_id} version {row.version}, not the {PURGE_EVENT} of {facts.file_id} "
-                f"version {facts.version}"
+                f"cannot certify: event {facts.event_seq} is {kind!r} of {file_id} version "
+                f"{version}, not the {PURGE_EVENT} of {facts.file_id} version {facts.version}"
             )
 
 

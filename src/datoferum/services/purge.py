@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import BindParameter, Connection, bindparam, select, update
 
@@ -44,7 +44,7 @@ from datoferum.services.journal import SmallFileJournal
 from datoferum.services.plans import PlanItem
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
-from datoferum.spine.catalog.prepared import Prepared
+from datoferum.spine.catalog.prepared import Prepared, as_datetime
 from datoferum.spine.catalog.schema import Collection, Event, File, Replica, Version
 from datoferum.spine.eventlog import NewEvent
 
@@ -91,44 +91,61 @@ def _failed(request: PurgeRequest, error: DatoferumError) -> PurgeOutcome:
     return PurgeOutcome(request.file_id, request.version, "failed", error.detail, error=error)
 
 
-# The purge's statements, built once: building a statement like _TARGETS took ~150 µs per call,
-# more than running it, and a purge runs several per batch.
-_TARGETS = (
-    # Only the columns a purge reads: each date column costs a parse per row.
+class _Target(NamedTuple):
+    """What a purge reads of a version (only these columns: each date column costs a parse)."""
+
+    id: str
+    file_id: str
+    number: int
+    state: str
+    size: int
+    sha256: str
+    user_metadata: str
+    personal_keys: str
+    retain_until: datetime | None
+    retention_mode: str | None
+    latest_version: int
+    path: str
+    collection: str
+
+
+# The purge's statements, prepared once: building a statement like _TARGETS took ~150 µs per
+# call, and SQLAlchemy's rendering of a batch's list of 500 ids in each ``IN`` at every execution
+# cost more than the statement itself; a purge runs several per batch.
+_TARGETS = Prepared(
     select(
-        Version.id,
-        Version.file_id,
-        Version.number,
-        Version.state,
-        Version.size,
-        Version.sha256,
-        Version.user_metadata,
-        Version.personal_keys,
-        Version.retain_until,
-        Version.retention_mode,
-        File.latest_version,
-        File.path,
+        Version.id, Version.file_id, Version.number, Version.state, Version.size,
+        Version.sha256, Version.user_metadata, Version.personal_keys, Version.retain_until,
+        Version.retention_mode, File.latest_version, File.path,
         Collection.name.label("collection"),
     )
     .join(File, File.id == Version.file_id)
     .join(Collection, Collection.id == File.collection_id)
     .where(Version.file_id.in_(bindparam("file_ids", expanding=True)))
+)  # fmt: skip
+_STATES = Prepared(
+    select(Version.id, Version.state).where(Version.id.in_(bindparam("vids", expanding=True)))
 )
-_STATES = select(Version.id, Version.state).where(Version.id.in_(bindparam("vids", expanding=True)))
-_REPLICAS = select(Replica.version_id, Replica.backend, Replica.key).where(
-    Replica.version_id.in_(bindparam("vids", expanding=True))
+_REPLICAS = Prepared(
+    select(Replica.version_id, Replica.backend, Replica.key).where(
+        Replica.version_id.in_(bindparam("vids", expanding=True))
+    )
 )
 # A batch's rows change state with one statement per table, not one execution per row: a batch
 # of 500 spent more on preparing and running 500 executions than SQLite on the updates.
 _IDS: BindParameter[str] = bindparam("ids", expanding=True)
-_VERSIONS_STATE = update(Version).where(Version.id.in_(_IDS)).values(state=bindparam("new_state"))
-_FILES_STATE = update(File).where(File.id.in_(_IDS)).values(state=bindparam("new_state"))
-_VERSIONS_PURGED = (
+_VERSIONS_STATE = Prepared(
+    update(Version).where(Version.id.in_(_IDS)).values(state=bindparam("new_state"))
+)
+_FILES_STATE = Prepared(update(File).where(File.id.in_(_IDS)).values(state=bindparam("new_state")))
+_VERSIONS_PURGED = Prepared(
     update(Version)
     .where(Version.id.in_(_IDS))
     .values(state=State.PURGED, purged_at=bindparam("now"))
 )
-_REPLICAS_DELETED = update(Replica).where(Replica.version_id.in_(_IDS)).values(state="deleted")
+_REPLICAS_DELETED = Prepared(
+    update(Replica).where(Replica.version_id.in_(_IDS)).values(state="deleted")
+)
 #: Versions whose metadata a purge erases (some of it was personal) are updated one by one.
 _VERSION_ERASED = Prepared(
     update(Version)
@@ -139,16 +156,21 @@ _VERSION_ERASED = Prepared(
 )
 
 
-def _set_state(conn: Connection, statement: Any, ids: Sequence[str], state: str) -> None:
+def _set_state(conn: Connection, statement: Prepared, ids: Sequence[str], state: str) -> None:
     if ids:
-        conn.execute(statement, {"ids": list(ids), "new_state": state})
+        statement.run(conn, {"ids": list(ids), "new_state": state})
 
 
-def _targets(conn: Connection, requests: Sequence[PurgeRequest]) -> dict[tuple[str, int], Any]:
+def _targets(conn: Connection, requests: Sequence[PurgeRequest]) -> dict[tuple[str, int], _Target]:
     """The rows of the versions asked for that exist, by (file id, number)."""
     file_ids = sorted({r.file_id for r in requests if is_id(r.file_id)})
-    rows = conn.execute(_TARGETS, {"file_ids": file_ids}).all() if file_ids else []
-    return {(row.file_id, row.number): row for row in rows}
+    found: dict[tuple[str, int], _Target] = {}
+    for values in _TARGETS.run(conn, {"file_ids": file_ids}) if file_ids else []:
+        row = _Target(*values)
+        if row.retain_until is not None:
+            row = row._replace(retain_until=as_datetime(row.retain_until))
+        found[(row.file_id, row.number)] = row
+    return found
 
 
 def _missing(request: PurgeRequest) -> NotFound:
@@ -157,7 +179,7 @@ def _missing(request: PurgeRequest) -> NotFound:
     return NotFound(f"file {request.file_id} has no version {request.version}")
 
 
-def _erase_personal(row: Any, erase_keys: Sequence[str]) -> tuple[list[str], str]:
+def _erase_personal(row: _Target, erase_keys: Sequence[str]) -> tuple[list[str], str]:
     """The metadata fields a purge erases (those marked personal, and any the request names),
     and the metadata text that remains."""
     if not erase_keys and row.personal_keys in (None, "", "[]"):
@@ -173,7 +195,7 @@ class _Started:
     """A version past step 1: its row and the replicas to delete (then, the deletions)."""
 
     request: PurgeRequest
-    row: Any
+    row: _Target
     replicas: list[tuple[str, str]]
     #: Replicas whose deletion returned: backend, key, when; step 3 checks each is gone.
     removed: list[tuple[str, str, datetime]] = field(default_factory=list)
@@ -237,7 +259,7 @@ class PurgeService:
         return found
 
     def _refusal(
-        self, row: Any, holds: Sequence[HoldRecord], bypass_governance: bool
+        self, row: _Target, holds: Sequence[HoldRecord], bypass_governance: bool
     ) -> PurgeOutcome | None:
         if row.state == State.PURGED:
             return PurgeOutcome(row.file_id, row.number, "already-purged", "already purged")
@@ -247,16 +269,17 @@ class PurgeService:
                 row.file_id, row.number, "held", f"under legal hold: {names}",
                 holds=tuple(h.id for h in holds),
             )  # fmt: skip
-        retained = row.retain_until is not None and row.retain_until > utcnow()
-        if retained and (row.retention_mode == "compliance" or not bypass_governance):
+        until = row.retain_until
+        exempt = row.retention_mode != "compliance" and bypass_governance
+        if until is not None and until > utcnow() and not exempt:
             return PurgeOutcome(
                 row.file_id, row.number, "retained",
                 f"under {row.retention_mode or 'governance'} retention until "
-                f"{row.retain_until.isoformat()}Z",
+                f"{until.isoformat()}Z",
             )  # fmt: skip
         return None
 
-    def _holds(self, conn: Connection, rows: Sequence[Any]) -> dict[str, list[HoldRecord]]:
+    def _holds(self, conn: Connection, rows: Sequence[_Target]) -> dict[str, list[HoldRecord]]:
         return self.holds.covering(conn, [(row.file_id, row.collection) for row in rows])
 
     def preview(
@@ -352,8 +375,8 @@ class PurgeService:
             holds = self._holds(conn, found)
             replicas: dict[str, list[tuple[str, str]]] = {row.id: [] for row in found}
             vids = list(replicas)
-            for replica in conn.execute(_REPLICAS, {"vids": vids}) if vids else []:
-                replicas[replica.version_id].append((replica.backend, replica.key))
+            for version_id, backend, key in _REPLICAS.run(conn, {"vids": vids}) if vids else []:
+                replicas[version_id].append((backend, key))
             now = utcnow()
             causes: set[int] = set()  # the batch's requests usually share one cause object
             for request in batch:
@@ -468,7 +491,7 @@ class PurgeService:
         now = utcnow()
         with self.catalog.writing(durable=durable) as conn:
             # The rest of each row was read by step 1 and a purging version does not change.
-            states = dict(conn.execute(_STATES, {"vids": [item.row.id for item in done]}).all())
+            states = dict(_STATES.run(conn, {"vids": [item.row.id for item in done]}))
             purged: list[str] = []
             erased_rows: list[dict[str, Any]] = []
             files: list[str] = []
@@ -501,8 +524,8 @@ class PurgeService:
                     cause = {**cause, "erased_metadata": erased}
                 facts.append((item, row, cause, certificate_id))
             if purged:
-                conn.execute(_VERSIONS_PURGED, {"ids": purged, "now": now})
-                conn.execute(_REPLICAS_DELETED, {"ids": purged})
+                _VERSIONS_PURGED.run(conn, {"ids": purged, "now": now})
+                _REPLICAS_DELETED.run(conn, {"ids": purged})
             _VERSION_ERASED.run_many(conn, erased_rows)
             _set_state(conn, _FILES_STATE, files, State.PURGED)
             appended = eventlog.append(conn, events)
