@@ -435,3 +435,18 @@ def test_focus_12_output_converts_to_itself(tmp_path: Path) -> None:
     after = [dict(zip(again_header, row, strict=True)) for row in again]
     for old, new in zip(before, after, strict=True):
         assert new == {k: old[k] for k in new}
+
+
+def test_parquet_keeps_statistics_of_times_and_amounts(tmp_path: Path) -> None:
+    """Readers prune row groups by period and amount ranges; text statistics are left out."""
+    source = write_text(tmp_path / "cur.csv", CUR_LEGACY)
+    convert([source], tmp_path / "out.parquet")
+    group = pq.ParquetFile(tmp_path / "out.parquet").metadata.row_group(0)
+    by_name = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    start = by_name["ChargePeriodStart"].statistics
+    assert start is not None and start.has_min_max
+    assert start.min == at(2024, 5, 1) and start.max >= at(2024, 5, 3, 10)
+    billed = by_name["BilledCost"].statistics
+    assert billed is not None and billed.has_min_max and billed.min == -0.02
+    service = by_name["ServiceName"].statistics
+    assert service is None or not service.has_min_max

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from datoferum.domain.focus import COLUMNS, COLUMNS_BY_NAME, Kind, custom_name
 from datoferum.errors import BillingFileError
+from datoferum.services.focus import parquet
 from datoferum.services.focus.columnar import Columns, Unsure
 from datoferum.services.focus.common import BatchConnector, Connector, key_value_text
 from datoferum.services.focus.detect import connector_for
@@ -278,9 +279,7 @@ class _writer:
 
     def __enter__(self) -> Callable[[pa.RecordBatch], None]:
         if self.kind == "parquet":
-            import pyarrow.parquet as pq
-
-            self._target = pq.ParquetWriter(str(self.path), self.schema, compression="zstd")
+            self._target = parquet.writer(self.path, self.schema)
             self._pending: list[pa.RecordBatch] = []
             self._pending_rows = 0
             return self._write_parquet

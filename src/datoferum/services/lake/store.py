@@ -28,6 +28,7 @@ from sqlalchemy import Connection, delete, insert, select
 from datoferum.adapters.storage.base import ObjectWriter, StorageBackend
 from datoferum.domain.ids import new_id, utcnow
 from datoferum.errors import DatoferumError, StorageUnavailable
+from datoferum.services.focus import parquet
 from datoferum.spine import eventlog
 from datoferum.spine.catalog.database import Catalog
 from datoferum.spine.catalog.schema import File, LakePartition
@@ -136,7 +137,7 @@ class LakeStore:
                     target = pending.get(partition)
                     if target is None:
                         file = Path(scratch) / f"{len(pending)}.parquet"
-                        writer = pq.ParquetWriter(str(file), batch.schema, compression="zstd")
+                        writer = parquet.writer(file, batch.schema)
                         target = pending[partition] = _Pending(file, writer)
                     if not batch.schema.equals(target.writer.schema):
                         raise DatoferumError(
