@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -16,12 +17,12 @@ from starlette.routing import Route
 
 from datoferum.config import Settings
 from datoferum.errors import DatoferumError
-from datoferum.interfaces.http import openapi, problems, webui
+from datoferum.interfaces.http import openapi, problems, uploads, webui
 from datoferum.interfaces.http.context import RequestIdMiddleware
 from datoferum.interfaces.http.routes import audit, data, files, health, tokens
 from datoferum.interfaces.http.routing import route
 from datoferum.interfaces.process import settle_heap
-from datoferum.services.wiring import build_services
+from datoferum.services.wiring import Services, build_services
 from datoferum.spine.catalog import migrate
 
 log = logging.getLogger(__name__)
@@ -35,13 +36,14 @@ ROUTES = [
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/openapi.json", _openapi, methods=["GET"]),
+    # Uploads (PUT) are taken by the upload lane before routing (see create_app).
     route(
         "/api/v1/data/{collection}/{path:anything}",
-        PUT=data.put_file,
+        PUT=uploads.put_file,
         GET=data.get_file,
         HEAD=data.get_file,
     ),
-    Route("/api/v1/data/{collection}", data.put_file, methods=["PUT"]),
+    Route("/api/v1/data/{collection}", uploads.put_file, methods=["PUT"]),
     Route("/api/v1/files", files.list_files, methods=["GET"]),
     Route("/api/v1/files/{file_id}", files.get_file, methods=["GET"]),
     Route("/api/v1/files/{file_id}/events", audit.file_events, methods=["GET"]),
@@ -54,7 +56,7 @@ ROUTES = [
 ]
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> uploads.UploadLane:
     """Build the application; services start with it and stop with it."""
     settings = settings or Settings()
 
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await run_in_threadpool(background.stop)
+            await run_in_threadpool(app.state.uploads.close)
             services.close()
 
     app = Starlette(
@@ -90,4 +93,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings.oidc_issuer is not None:
         provider = {"issuer": settings.oidc_issuer, "clientId": settings.oidc_client_id}
     app.router.default = webui.WebUI(settings.web_directory, provider)
-    return app
+    app.state.uploads = uploads.Uploads(lambda: cast(Services, app.state.services))
+    return uploads.UploadLane(app, app.state.uploads)

@@ -22,6 +22,14 @@ def request_id(request: Request) -> str:
     return cast(str, request.scope.get("state", {}).get("request_id", ""))
 
 
+def assign_request_id(scope: Scope) -> str:
+    """Give the request its id (the client's ``X-Request-Id`` if sane) and return it."""
+    given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
+    rid = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    scope.setdefault("state", {})["request_id"] = rid
+    return rid
+
+
 class RequestIdMiddleware:
     """Gives each request an id (the client's ``X-Request-Id`` if sane), echoed in the answer
     and recorded as the correlation id of the events the request causes."""
@@ -33,12 +41,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
-            "latin-1"
-        )
-        rid = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid
-        header = (b"x-request-id", rid.encode())
+        header = (b"x-request-id", assign_request_id(scope).encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -111,6 +111,11 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    return unexpected(request)
+
+
+def unexpected(request: Request) -> Response:
+    """The 500 problem; call it while handling the exception, which is logged."""
     request_id = request.scope.get("state", {}).get("request_id", "")
     log.exception("unexpected error (request %s)", request_id)
     return problem(

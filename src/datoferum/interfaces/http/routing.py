@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote_to_bytes
 
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Scope
+
+from datoferum.errors import InvalidName
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -20,6 +24,24 @@ class _Anything(PathConvertor):
 
 
 register_url_convertor("anything", _Anything())
+
+
+def file_location(scope: Scope, collection: str, path: str) -> tuple[str, str]:
+    """The collection and file path a ``/api/v1/data/...`` URL names, refused with a reason
+    when the URL is not UTF-8 or names no file."""
+    raw = scope.get("raw_path")
+    if raw is not None:
+        try:
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidName(
+                "the URL path is not valid UTF-8 once percent-decoded: encode names as UTF-8"
+            ) from None
+    if not path:
+        raise InvalidName(
+            f"give a file path after the collection: /api/v1/data/{collection}/<path>"
+        )
+    return collection, path
 
 
 def route(path: str, **handlers: Endpoint) -> Route:

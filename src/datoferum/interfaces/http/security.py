@@ -31,8 +31,8 @@ _ACTIONS = {
 }
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
+def bearer_token(header: str | None) -> str:
+    """The secret of an ``Authorization: Bearer <token>`` header."""
     if not header:
         raise Unauthenticated(
             "this endpoint needs a token: send the header 'Authorization: Bearer <token>'"
@@ -46,7 +46,7 @@ def bearer_token(request: Request) -> str:
 
 async def _authenticate(request: Request) -> Principal:
     tokens = services_of(request).tokens
-    token = bearer_token(request)
+    token = bearer_token(request.headers.get("authorization"))
     principal = tokens.cached(token)
     if principal is None:
         principal = await run_in_threadpool(tokens.authenticate, token)
@@ -65,6 +65,12 @@ async def authorize_any(
     reads that several duties need (e.g. links are listed by sharers and by auditors).
     ``action`` completes the refusal "the <role> role may not ..."."""
     principal = await _authenticate(request)
+    check_role(principal, permissions, action)
+    return principal
+
+
+def check_role(principal: Principal, permissions: Sequence[Permission], action: str) -> None:
+    """Raise Forbidden unless the principal's role grants any of ``permissions``."""
     if not any(principal.can(permission) for permission in permissions):
         allowed = ", ".join(
             role.value for role, grants in GRANTS.items() if grants.intersection(permissions)
@@ -72,4 +78,7 @@ async def authorize_any(
         raise Forbidden(
             f"the {principal.role.value} role may not {action} (roles that may: {allowed})"
         )
-    return principal
+
+
+def check_permission(principal: Principal, permission: Permission) -> None:
+    check_role(principal, (permission,), _ACTIONS[permission])

@@ -1,150 +1,43 @@
-"""``/api/v1/data/{collection}/{path}``: upload (PUT) and download (GET, HEAD) of file bytes.
+"""``/api/v1/data/{collection}/{path}``: download (GET, HEAD) of file bytes (uploads are in
+``interfaces/http/uploads.py``).
 
 :func:`serve_download` answers any GET or HEAD of a stored version; pick-and-go links use it too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from datoferum.domain.digests import content_digest_header, parse_content_digest, parse_content_md5
-from datoferum.domain.metadata import check_metadata
+from datoferum.domain.digests import content_digest_header
 from datoferum.domain.records import FileRecord
 from datoferum.domain.roles import Permission
-from datoferum.errors import IncompleteBody, InvalidInput, InvalidMetadata, InvalidName
+from datoferum.errors import InvalidInput
 from datoferum.interfaces.http.context import request_id, services_of
 from datoferum.interfaces.http.params import is_decimal
 from datoferum.interfaces.http.ranges import parse_range
+from datoferum.interfaces.http.routing import file_location
 from datoferum.interfaces.http.security import authorize
 from datoferum.services.access import AccessService
-from datoferum.services.capture import Capture, CaptureRequest
 
 #: Finds the version to serve (``current``), raising if it may not be served.
 Locate = Callable[[], FileRecord]
 #: Puts a read that sends bytes on record (whole file: range None) before any byte leaves.
 RecordRead = Callable[[FileRecord, tuple[int, int] | None], None]
 
-_META_PREFIX = b"x-meta-"
-
-
-def _metadata(request: Request) -> dict[str, str]:
-    pairs = []
-    for name, value in request.scope["headers"]:
-        if name.startswith(_META_PREFIX):
-            key = name[len(_META_PREFIX) :].decode("latin-1")
-            try:
-                pairs.append((key, value.decode("utf-8").strip()))
-            except UnicodeDecodeError:
-                raise InvalidMetadata(f"the value of X-Meta-{key} is not valid UTF-8") from None
-    return check_metadata(pairs)
-
-
-def _declared_length(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    if value is None:
-        return None
-    if not is_decimal(value):
-        raise InvalidInput(f"Content-Length {value!r} is not a number of bytes")
-    return int(value)
-
 
 def _location(request: Request) -> tuple[str, str]:
-    raw = request.scope.get("raw_path")
-    if raw is not None:
-        try:
-            unquote_to_bytes(raw).decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidName(
-                "the URL path is not valid UTF-8 once percent-decoded: encode names as UTF-8"
-            ) from None
-    collection = request.path_params["collection"]
-    path = request.path_params.get("path", "")
-    if not path:
-        raise InvalidName(
-            f"give a file path after the collection: /api/v1/data/{collection}/<path>"
-        )
-    return collection, path
-
-
-def _capture_request(request: Request) -> CaptureRequest:
-    collection, path = _location(request)
-    expected: dict[str, bytes] = {}
-    if digest := request.headers.get("content-digest"):
-        expected.update(parse_content_digest(digest))
-    if md5 := request.headers.get("content-md5"):
-        expected["md5"] = parse_content_md5(md5)
-    return CaptureRequest(
-        collection=collection,
-        path=path,
-        actor=request.state.principal,
-        content_type=request.headers.get("content-type") or "application/octet-stream",
-        metadata=_metadata(request),
-        expected_digests=expected,
-        declared_length=_declared_length(request),
-        correlation_id=request_id(request),
-    )
-
-
-async def _receive_into(capture: Capture, request: Request, buffer_bytes: int) -> FileRecord:
-    """Read the body in batches; each batch is written by a worker thread while the next one
-    arrives, so network, hashing and disk overlap and at most two batches are in memory."""
-    batch: list[bytes] = []
-    batched = received = 0
-    writing: Awaitable[None] | None = None
-    try:
-        async for chunk in request.stream():
-            batch.append(chunk)
-            batched += len(chunk)
-            received += len(chunk)
-            if batched >= buffer_bytes:
-                data = b"".join(batch)
-                batch.clear()
-                batched = 0
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(run_in_threadpool(capture.write, data))
-        if writing is not None:
-            await writing
-            writing = None
-        return await run_in_threadpool(capture.finish, b"".join(batch))
-    except BaseException as exc:
-        if writing is not None:
-            await asyncio.gather(writing, return_exceptions=True)
-        reason = "the client disconnected" if isinstance(exc, ClientDisconnect) else repr(exc)
-        await run_in_threadpool(capture.abort, f"upload interrupted: {reason}", received)
-        if isinstance(exc, ClientDisconnect):
-            declared = capture.request.declared_length
-            expected = f" of the {declared} announced" if declared is not None else ""
-            raise IncompleteBody(
-                f"the connection closed after {received} bytes{expected}; nothing was stored: "
-                "send the whole file again"
-            ) from None
-        raise
-
-
-async def put_file(request: Request) -> Response:
-    request.state.principal = await authorize(request, Permission.WRITE_DATA)
-    services = services_of(request)
-    capture = services.capture.start(_capture_request(request))
-    record = await _receive_into(capture, request, services.settings.upload_buffer_bytes)
-    body = record.as_dict()
-    return Response(
-        json.dumps(body, ensure_ascii=False),
-        status_code=201,
-        media_type="application/json",
-        headers={"Location": f"/api/v1/files/{record.id}", "ETag": _etag(record)},
+    return file_location(
+        request.scope, request.path_params["collection"], request.path_params.get("path", "")
     )
 
 
