@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, insert, select
@@ -82,3 +83,14 @@ def test_the_connection_returned_last_is_handed_out_first(catalog: Catalog) -> N
     assert reader is not writer
     with catalog.writing() as conn:
         assert conn.connection.driver_connection is reader  # returned last, after the writer
+
+
+def test_sqlite_connections_get_the_configured_page_cache(tmp_path: Path) -> None:
+    """SQLite's default 2 MiB cache makes every upload re-read the index pages it inserts into
+    once the catalog outgrows it; each connection gets the configured size instead."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'cache.db'}", sqlite_cache_mib=3)
+    try:
+        with catalog.reading() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -3 * 1024
+    finally:
+        catalog.dispose()

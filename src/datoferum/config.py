@@ -47,6 +47,13 @@ class Settings(BaseSettings):
             "small files; a power loss may lose the newest uploads, as with most object stores)."
         ),
     )
+    sqlite_cache_mib: int = Field(
+        default=64,
+        ge=1,
+        description="Page cache of each SQLite catalog connection, in MiB (allocated as used). "
+        "Every upload inserts into a dozen indexes at random places; once the catalog outgrows "
+        "the cache, each of those is a read from the file.",
+    )
     storage_root: Path | None = Field(
         default=None, description="Directory of the local-disk backend; default `<home>/objects`."
     )

@@ -155,7 +155,11 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     settings.home.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(settings.catalog_url, sqlite_synchronous=settings.sqlite_synchronous)
+    catalog = Catalog(
+        settings.catalog_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_cache_mib=settings.sqlite_cache_mib,
+    )
     backends = Backends(load_layout(settings), settings)
     storage = backends.for_copy(backends.layout.ingest)
     signer = LocalKeySigner.load_or_create(settings.home / "keys")

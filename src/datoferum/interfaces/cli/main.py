@@ -98,7 +98,11 @@ def db_upgrade(home: Path | None) -> None:
 
     settings = _settings(home=home)
     settings.home.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(settings.catalog_url, sqlite_synchronous=settings.sqlite_synchronous)
+    catalog = Catalog(
+        settings.catalog_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_cache_mib=settings.sqlite_cache_mib,
+    )
     try:
         before, after = migrate.upgrade(catalog)
     finally:

@@ -32,7 +32,7 @@ _POSTGRESQL_CONTENTION = {"40P01", "40001"}
 ATTEMPTS = 10
 
 
-def _sqlite_setup(engine: Engine, synchronous: str) -> None:
+def _sqlite_setup(engine: Engine, synchronous: str, cache_mib: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
@@ -44,6 +44,8 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
         # Zero what is deleted or overwritten (metadata a purge erases, journaled objects once
         # flushed) instead of leaving it in free pages; many builds default to this, not all.
         cursor.execute("PRAGMA secure_delete=ON")
+        # SQLite's default cache is 2 MiB; a negative size is in KiB.
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -55,7 +57,9 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
 class Catalog:
     """The catalog database: owns the engine and hands out sessions."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+    def __init__(
+        self, url: str, *, sqlite_synchronous: str = "FULL", sqlite_cache_mib: int = 64
+    ) -> None:
         self.url = url
         options: dict[str, Any] = {
             "pool_pre_ping": not url.startswith("sqlite"),
@@ -74,7 +78,7 @@ class Catalog:
         self.engine = create_engine(url, **options)
         self._sqlite_synchronous = sqlite_synchronous
         if self.engine.dialect.name == "sqlite":
-            _sqlite_setup(self.engine, sqlite_synchronous)
+            _sqlite_setup(self.engine, sqlite_synchronous, sqlite_cache_mib)
         self._writer = self.engine.execution_options(**{_WRITE: True})
 
     @property
