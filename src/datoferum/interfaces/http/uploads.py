@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,8 +39,6 @@ from datoferum.interfaces.http.routing import file_location
 from datoferum.interfaces.http.security import bearer_token, check_permission
 from datoferum.services.capture import Capture, CaptureRequest
 from datoferum.services.wiring import Services
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
