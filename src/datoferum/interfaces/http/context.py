@@ -30,6 +30,18 @@ def assign_request_id(scope: Scope) -> str:
     return rid
 
 
+def echoing_id(send: Send, rid: str) -> Send:
+    """``send``, adding the ``X-Request-Id`` header to the answer."""
+    header = (b"x-request-id", rid.encode())
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), header]
+        await send(message)
+
+    return send_with_id
+
+
 class RequestIdMiddleware:
     """Gives each request an id (the client's ``X-Request-Id`` if sane), echoed in the answer
     and recorded as the correlation id of the events the request causes."""
@@ -41,11 +53,4 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = (b"x-request-id", assign_request_id(scope).encode())
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+        await self.app(scope, receive, echoing_id(send, assign_request_id(scope)))

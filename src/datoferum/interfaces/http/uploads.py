@@ -18,9 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from datoferum.domain.digests import parse_content_digest, parse_content_md5
 from datoferum.domain.metadata import check_metadata
@@ -33,7 +34,7 @@ from datoferum.errors import (
     InvalidMetadata,
 )
 from datoferum.interfaces.http import problems
-from datoferum.interfaces.http.context import assign_request_id
+from datoferum.interfaces.http.context import assign_request_id, echoing_id
 from datoferum.interfaces.http.params import is_decimal
 from datoferum.interfaces.http.routing import file_location
 from datoferum.interfaces.http.security import bearer_token, check_permission
@@ -74,9 +75,9 @@ class Uploads:
         request_id = scope.get("state", {}).get("request_id")
         if request_id is None:  # not through the middleware, which would echo it
             request_id = assign_request_id(scope)
-            send = _with_header(send, (b"x-request-id", request_id.encode()))
+            send = echoing_id(send, request_id)
         try:
-            headers = _Headers(scope["headers"])
+            headers = Headers(scope=scope)
             services = self._services()
             token = bearer_token(headers.get("authorization"))
             principal = services.tokens.cached(token)
@@ -155,20 +156,6 @@ class Uploads:
             raise
 
 
-class _Headers:
-    """The request's headers by lower-case name; the first of repeated ones, as Starlette."""
-
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
-        self.raw = raw
-        self._first: dict[bytes, bytes] = {}
-        for name, value in raw:
-            self._first.setdefault(name, value)
-
-    def get(self, name: str) -> str | None:
-        value = self._first.get(name.encode("latin-1"))
-        return None if value is None else value.decode("latin-1")
-
-
 class UploadLane:
     """An ASGI application: uploads to ``uploads``, everything else to ``app``."""
 
@@ -207,7 +194,7 @@ async def put_file(request: Request) -> Response:
 
 def _capture_request(
     scope: Scope,
-    headers: _Headers,
+    headers: Headers,
     collection: str,
     path: str,
     principal: Principal,
@@ -256,12 +243,3 @@ def _problem(scope: Scope, error: Exception) -> Response:
     if isinstance(error, DatoferumError):
         return problems.from_error(request, error)
     return problems.unexpected(request)
-
-
-def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), header]
-        await send(message)
-
-    return sending

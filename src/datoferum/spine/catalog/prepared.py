@@ -114,12 +114,10 @@ class Prepared:
         params = params or {}
         lists = tuple(sorted((k, v) for k, v in params.items() if isinstance(v, list)))
         if lists:
-            plan = self._plan(
-                conn.dialect,
-                frozenset(k for k in params if not isinstance(params[k], list)),
-                tuple((name, _size_class(len(values))) for name, values in lists),
-            )
-            params = _expanded(params, lists)
+            scalars = {k: v for k, v in params.items() if not isinstance(v, list)}
+            classes = tuple((name, _size_class(len(values))) for name, values in lists)
+            plan = self._plan(conn.dialect, frozenset(scalars), classes)
+            params = _expanded(scalars, lists)
         else:
             plan = self._plan(conn.dialect, frozenset(params))
         arguments = plan.arguments(params, {})
@@ -153,11 +151,9 @@ def _expanded_names(name: str, size: int) -> tuple[str, ...]:
     return tuple(f"{name}_{index + 1}" for index in range(size))
 
 
-def _expanded(
-    params: Mapping[str, Any], lists: tuple[tuple[str, list[Any]], ...]
-) -> dict[str, Any]:
-    """``params`` with each list spread over its numbered parameters, padded to its class."""
-    spread = {k: v for k, v in params.items() if not isinstance(v, list)}
+def _expanded(scalars: dict[str, Any], lists: tuple[tuple[str, list[Any]], ...]) -> dict[str, Any]:
+    """``scalars`` and each list spread over its numbered parameters, padded to its class."""
+    spread = dict(scalars)
     for name, values in lists:
         if not values:
             raise ValueError(f"the list for {name!r} is empty; an IN needs at least one value")
