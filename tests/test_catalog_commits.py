@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Connection, insert, select
 
 from datoferum.spine.catalog import migrate
-from datoferum.spine.catalog.database import Catalog
+from datoferum.spine.catalog.database import CHECKPOINT_PAGES, Catalog
 from datoferum.spine.catalog.schema import Collection
 
 #: Runs on SQLite, MariaDB and PostgreSQL (see conftest).
@@ -92,5 +92,27 @@ def test_sqlite_connections_get_the_configured_page_cache(tmp_path: Path) -> Non
     try:
         with catalog.reading() as conn:
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -3 * 1024
+    finally:
+        catalog.dispose()
+
+
+def test_sqlite_checkpoints_wait_for_ten_thousand_pages_of_log(tmp_path: Path) -> None:
+    """Commits leave the write-ahead log alone well past SQLite's default 1,000 pages, so pages
+    that many small transactions change are copied into the database file once, not each time."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'log.db'}")
+    try:
+        with catalog.writing() as conn:
+            conn.exec_driver_sql("CREATE TABLE scratch (data BLOB)")
+        for _ in range(300):  # about five pages each: 1,500 pages of log in all
+            with catalog.writing() as conn:
+                conn.exec_driver_sql("INSERT INTO scratch VALUES (?)", (bytes(16 * 1024),))
+        raw = catalog.engine.raw_connection()
+        try:
+            _busy, pages, _copied = raw.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).fetchone()
+        finally:
+            raw.close()
+        assert 1_000 < pages < CHECKPOINT_PAGES
     finally:
         catalog.dispose()
