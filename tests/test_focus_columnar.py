@@ -21,6 +21,7 @@ from datoferum.errors import BillingFileError
 from datoferum.services.focus import columnar, convert, pipeline, reading
 from datoferum.services.focus import values as v
 from datoferum.services.focus.aws import CurConnector, cur2_name
+from datoferum.services.focus.rules import ServiceCatalog
 
 HEADER = [
     "identity/LineItemId", "bill/BillingEntity", "bill/InvoicingEntity", "bill/PayerAccountId",
@@ -329,6 +330,9 @@ def test_texts_trim_as_python_does() -> None:
         ["\x7f", "é", None],
         [None, "", "a", ""],
         ["", None],
+        ["", "b "],
+        [" b", ""],
+        ["", " b", None],
     ],
 )
 def test_trim_skips_only_columns_with_nothing_to_trim(spellings: list[str | None]) -> None:
@@ -340,12 +344,46 @@ def test_trim_skips_only_columns_with_nothing_to_trim(spellings: list[str | None
         assert columnar.trim(part).to_pylist() == expected
 
 
+def test_trim_keeps_a_column_of_printable_ascii_as_it_is() -> None:
+    """No byte of the column is whitespace or beyond ASCII: the column itself comes back."""
+    column = pa.array(["i-0001", None, "", "2024-05-01T00:00:00Z", "~!"], pa.string())
+    assert columnar.trim(column) is column
+    assert columnar.trim(column.slice(1)).to_pylist() == [None, "", "2024-05-01T00:00:00Z", "~!"]
+
+
+def test_texts_of_an_empty_column_and_of_literal_nulls() -> None:
+    assert columnar.texts(pa.nulls(3, pa.string())).to_pylist() == [None, None, None]
+    for spellings in (["NULL", "a"], ["", "a"], ["NULL", "", "a", " NULL "], ["a", None]):
+        expected = [v.text(s) for s in spellings]
+        assert columnar.texts(pa.array(spellings, pa.string())).to_pylist() == expected
+
+
 def test_distinct_keeps_first_appearance_and_nulls() -> None:
     left = pa.array(["b", "a", None, "b", "a", "b"])
     right = pa.array(["x", "y", "x", "x", None, "z"])
     positions, found = columnar.distinct([left, right])
     assert found == [("b", "x"), ("a", "y"), (None, "x"), ("a", None), ("b", "z")]
     assert positions.to_pylist() == [0, 1, 2, 0, 3, 4]
+
+
+def test_distinct_of_one_column_and_of_empty_columns() -> None:
+    positions, found = columnar.distinct([pa.array(["b", None, "a", "b", None])])
+    assert found == [("b",), (None,), ("a",)]
+    assert positions.to_pylist() == [0, 1, 2, 0, 1]
+    empty = pa.nulls(3, pa.string())
+    positions, found = columnar.distinct([empty, pa.array(["x", "y", "x"]), empty])
+    assert found == [(None, "x", None), (None, "y", None)]
+    assert positions.to_pylist() == [0, 1, 0]
+
+
+def test_masks_treat_null_as_not_true() -> None:
+    assert not columnar.has(pa.array([None, False]))
+    assert columnar.has(pa.array([None, True]).slice(1))
+    assert not columnar.has(pa.array([True, None]).slice(1))
+    column = pa.array(["a", "b", "c"])
+    assert columnar.where(pa.array([True, True, True]), column) is column
+    assert columnar.where(pa.array([True, None, False]), column).to_pylist() == ["a", None, None]
+    assert columnar.unless(pa.array([None, False, True]), column).to_pylist() == ["a", "b", None]
 
 
 def test_per_combination_keeps_or_rebuilds_its_last_column() -> None:
@@ -366,6 +404,46 @@ def test_per_value_of_null_maps_null_too() -> None:
     assert columnar.per_value(column, repr, pa.string()).to_pylist() == ["'a'", None, "'a'"]
     blank = columnar.per_value(pa.nulls(2, pa.string()), repr, pa.string(), of_null=True)
     assert blank.to_pylist() == ["None", "None"]
+
+
+def test_per_value_of_one_repeated_value() -> None:
+    same = pa.array(["2024-05-01", "2024-05-01", "2024-05-01"])
+    assert columnar.per_value(same, str.upper, pa.string()) is same  # nothing to change
+    assert columnar.instants(same).to_pylist() == [v.instant("2024-05-01")] * 3
+    assert columnar.per_value(same, len, pa.int64()).to_pylist() == [10, 10, 10]
+    paired = columnar.per_value(
+        same, lambda s: (s, s[:4]), pa.struct([("a", pa.string()), ("b", pa.string())])
+    )
+    assert paired.to_pylist() == [{"a": "2024-05-01", "b": "2024"}] * 3
+    ends_alike = pa.array(["a", "b", "a"])  # same first and last value, another between
+    assert columnar.per_value(ends_alike, str.upper, pa.string()).to_pylist() == ["A", "B", "A"]
+    with_null = pa.array(["a", None, "a"])
+    assert columnar.per_value(with_null, str.upper, pa.string()).to_pylist() == ["A", None, "A"]
+    with pytest.raises(columnar.Unsure):
+        columnar.instants(pa.array(["soon", "soon"]))
+
+
+def test_services_get_a_fitting_subcategory_and_keep_their_first_pair() -> None:
+    catalog = ServiceCatalog()
+    columns = {
+        "ServiceName": pa.array(["EC2", "EC2", "S3", "EC2", "Box"]),
+        "ServiceCategory": pa.array(["Compute", "Storage", "Storage", "Compute", "Compute"]),
+        "ServiceSubcategory": pa.array(
+            ["Virtual Machines", "Object Storage", "Object Storage", None, "Object Storage"]
+        ),
+    }
+    catalog.settle(columns)
+    assert columns["ServiceCategory"].to_pylist() == ["Compute"] * 2 + ["Storage"] + ["Compute"] * 2
+    assert columns["ServiceSubcategory"].to_pylist() == [
+        "Virtual Machines", "Virtual Machines", "Object Storage", "Virtual Machines",
+        "Other (Compute)",
+    ]  # fmt: skip
+    assert catalog.adjusted == 2  # EC2 filed under Storage, and EC2 with no subcategory
+    following = {name: pa.array(["Other (Compute)"]) for name in ("ServiceSubcategory",)}
+    following |= {"ServiceName": pa.array(["Box"]), "ServiceCategory": pa.array(["Compute"])}
+    catalog.settle(following)
+    assert following["ServiceSubcategory"].to_pylist() == ["Other (Compute)"]
+    assert catalog.adjusted == 2
 
 
 def test_ahead_reraises_in_order_and_stops_its_thread() -> None:

@@ -22,7 +22,6 @@ from datoferum.services.focus.columnar import (
     distinct,
     first_true,
     has,
-    per_combination,
     per_value,
     unless,
 )
@@ -84,20 +83,25 @@ class ServiceCatalog:
         self.adjusted = 0
 
     def settle(self, columns: Columns) -> None:
-        """Align the batch's categories with the first pair of each name, in row order."""
+        """Give each row a ServiceSubcategory of its ServiceCategory (its own when it is one,
+        else ``Other (<category>)``), then align the batch's pairs with the first pair of each
+        name, in row order: both from one pass over the distinct combinations of the three."""
         keys = [columns[name] for name in ("ServiceName", "ServiceCategory", "ServiceSubcategory")]
         positions, found = distinct(keys)
         pairs: list[tuple[str, str]] = []
         moved: list[bool] = []
-        for name, *pair in found:  # in the order the rows show them
-            first = self._seen.setdefault(name, (pair[0], pair[1]))
+        changed = [False, False]  # whether any category, any subcategory changes
+        for name, category, hint in found:  # in the order the rows show them
+            fitting = hint if SUBCATEGORIES.get(hint or "") == category else f"Other ({category})"
+            first = self._seen.setdefault(name, (category, fitting))
             pairs.append(first)
-            moved.append(first != (pair[0], pair[1]))
-        if not any(moved):
-            return
-        self.adjusted += int(pc.sum(pc.take(pa.array(moved), positions)).as_py())
-        for at, name in ((0, "ServiceCategory"), (1, "ServiceSubcategory")):
-            columns[name] = pc.take(pa.array([pair[at] for pair in pairs]), positions)
+            moved.append(first != (category, fitting))
+            changed = [changed[0] or first[0] != category, changed[1] or first[1] != hint]
+        if any(moved):
+            self.adjusted += int(pc.sum(pc.take(pa.array(moved), positions)).as_py())
+        for at, column in ((0, "ServiceCategory"), (1, "ServiceSubcategory")):
+            if changed[at]:
+                columns[column] = pc.take(pa.array([pair[at] for pair in pairs]), positions)
 
 
 #: A rule's test over a batch (true where a row breaks it) and its message for one row.
@@ -110,7 +114,8 @@ def complete(columns: Columns, services: ServiceCatalog) -> None:
     the first rule it breaks, in the order the rules are listed in this module."""
     checks: list[_Check] = []
     for column in REQUIRED:
-        checks.append((pc.is_null(columns[column]), _missing(column)))
+        if columns[column].null_count:  # a check that no row can break is left out
+            checks.append((pc.is_null(columns[column]), _missing(column)))
     for column, spellings in _CANONICAL.items():
         if column in columns:
             checks.append(_canonical(columns, column, spellings))
@@ -125,14 +130,6 @@ def complete(columns: Columns, services: ServiceCatalog) -> None:
     checks.extend(_unit_prices(columns))
     checks.extend(_period(columns, prefix) for prefix in ("ChargePeriod", "BillingPeriod"))
     _refuse_first(checks)
-    category = columns["ServiceCategory"]
-    columns["ServiceSubcategory"] = per_combination(
-        [category, columns["ServiceSubcategory"]],
-        lambda category, hint: (
-            hint if SUBCATEGORIES.get(hint or "") == category else f"Other ({category})"
-        ),
-        pa.string(),
-    )
     services.settle(columns)
     for column in ("PricingUnit", "ConsumedUnit", "CommitmentDiscountUnit"):
         if column in columns:
@@ -207,6 +204,8 @@ def _refuse_first(checks: list[_Check]) -> None:
     """Raise ``RowError`` for the first row that breaks any check."""
     broken: pa.Array | None = None
     for mask, _ in checks:
+        if not has(mask):
+            continue  # almost every check of a good batch: nothing to combine
         mask = pc.fill_null(mask, False)
         broken = mask if broken is None else pc.or_(broken, mask)
     index = None if broken is None else first_true(broken)
