@@ -153,13 +153,18 @@ class Services:
         self.catalog.dispose()
 
 
-def build_services(settings: Settings) -> Services:
+def open_catalog(settings: Settings) -> Catalog:
+    """The catalog the settings name, with their SQLite tuning (creating the home first)."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(
+    return Catalog(
         settings.catalog_url,
         sqlite_synchronous=settings.sqlite_synchronous,
         sqlite_cache_mib=settings.sqlite_cache_mib,
     )
+
+
+def build_services(settings: Settings) -> Services:
+    catalog = open_catalog(settings)
     backends = Backends(load_layout(settings), settings)
     storage = backends.for_copy(backends.layout.ingest)
     signer = LocalKeySigner.load_or_create(settings.home / "keys")

@@ -93,16 +93,10 @@ def db() -> None:
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
 def db_upgrade(home: Path | None) -> None:
     """Apply pending schema migrations (the server also does this at start-up)."""
+    from datoferum.services.wiring import open_catalog
     from datoferum.spine.catalog import migrate
-    from datoferum.spine.catalog.database import Catalog
 
-    settings = _settings(home=home)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(
-        settings.catalog_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        sqlite_cache_mib=settings.sqlite_cache_mib,
-    )
+    catalog = open_catalog(_settings(home=home))
     try:
         before, after = migrate.upgrade(catalog)
     finally:

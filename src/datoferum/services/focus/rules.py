@@ -90,17 +90,16 @@ class ServiceCatalog:
         positions, found = distinct(keys)
         pairs: list[tuple[str, str]] = []
         moved: list[bool] = []
-        changed = [False, False]  # whether any category, any subcategory changes
         for name, category, hint in found:  # in the order the rows show them
             fitting = hint if SUBCATEGORIES.get(hint or "") == category else f"Other ({category})"
             first = self._seen.setdefault(name, (category, fitting))
             pairs.append(first)
             moved.append(first != (category, fitting))
-            changed = [changed[0] or first[0] != category, changed[1] or first[1] != hint]
         if any(moved):
             self.adjusted += int(pc.sum(pc.take(pa.array(moved), positions)).as_py())
         for at, column in ((0, "ServiceCategory"), (1, "ServiceSubcategory")):
-            if changed[at]:
+            # found holds (name, category, subcategory): column ``at`` of a pair is at + 1
+            if any(pair[at] != given[at + 1] for pair, given in zip(pairs, found, strict=True)):
                 columns[column] = pc.take(pa.array([pair[at] for pair in pairs]), positions)
 
 

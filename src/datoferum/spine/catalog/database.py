@@ -61,9 +61,7 @@ def _sqlite_setup(engine: Engine, synchronous: str, cache_mib: int) -> None:
         write = connection.get_execution_options().get(_WRITE, False)
         # Straight to the driver: through SQLAlchemy's execution path, the BEGIN cost more
         # than the statements of a small upload's transaction.
-        connection.connection.driver_connection.execute(  # type: ignore[union-attr]
-            "BEGIN IMMEDIATE" if write else "BEGIN"
-        ).close()
+        _driver_execute(connection, "BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 class Catalog:
@@ -160,7 +158,12 @@ class Catalog:
 
 def _pragma(conn: Connection, setting: str) -> None:
     """Set a SQLite connection setting outside any transaction (where SQLite honours it)."""
-    conn.connection.driver_connection.execute(f"PRAGMA {setting}")  # type: ignore[union-attr]
+    _driver_execute(conn, f"PRAGMA {setting}")
+
+
+def _driver_execute(conn: Connection, sql: str) -> None:
+    """Run ``sql`` on the driver's own connection, past SQLAlchemy's transaction bookkeeping."""
+    conn.connection.driver_connection.execute(sql).close()  # type: ignore[union-attr]
 
 
 @contextmanager
