@@ -450,3 +450,35 @@ def test_parquet_keeps_statistics_of_times_and_amounts(tmp_path: Path) -> None:
     assert billed is not None and billed.has_min_max and billed.min == -0.02
     service = by_name["ServiceName"].statistics
     assert service is None or not service.has_min_max
+
+
+def _encodings(path: Path) -> dict[str, tuple[str, ...]]:
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    return {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)
+    }
+
+
+def test_parquet_dictionary_only_where_values_repeat(tmp_path: Path) -> None:
+    """Ids that never repeat are written plain; repeated values through a dictionary."""
+    header, rows = read_rows(write_text(tmp_path / "sample.csv", CUR_LEGACY))
+    many = [[f"li-{n}", *rows[n % len(rows)][1:]] for n in range(2000)]
+    source = write_rows(tmp_path / "cur.csv", header, many)
+    convert([source], tmp_path / "out.parquet")
+    encodings = _encodings(tmp_path / "out.parquet")
+    assert "RLE_DICTIONARY" not in encodings["x_identity_LineItemId"]
+    assert "RLE_DICTIONARY" in encodings["BillingAccountId"]
+    assert "RLE_DICTIONARY" in encodings["BilledCost"]
+    assert (
+        pq.read_table(tmp_path / "out.parquet").column("x_identity_LineItemId")[-1].as_py()
+        == "li-1999"
+    )
+
+
+def test_parquet_output_of_a_header_only_file_has_the_schema(tmp_path: Path) -> None:
+    header, _rows = read_rows(write_text(tmp_path / "sample.csv", CUR_LEGACY))
+    source = write_rows(tmp_path / "cur.csv", header, [])
+    report = convert([source], tmp_path / "out.parquet")
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert report.rows == 0 and table.num_rows == 0
+    assert table.schema.names == report.columns

@@ -279,7 +279,8 @@ class _writer:
 
     def __enter__(self) -> Callable[[pa.RecordBatch], None]:
         if self.kind == "parquet":
-            self._target = parquet.writer(self.path, self.schema)
+            # Made at the first row group: its rows choose the columns' encodings.
+            self._target = None
             self._pending: list[pa.RecordBatch] = []
             self._pending_rows = 0
             return self._write_parquet
@@ -304,6 +305,8 @@ class _writer:
     def _flush(self) -> None:
         if self._pending:
             table = pa.Table.from_batches(self._pending, schema=self.schema)
+            if self._target is None:
+                self._target = parquet.writer(self.path, table)
             self._target.write_table(table, row_group_size=max(table.num_rows, 1))
             self._pending, self._pending_rows = [], 0
 
@@ -326,5 +329,8 @@ class _writer:
         try:
             if kind is None and self.kind == "parquet":
                 self._flush()
+                if self._target is None:  # no rows: the file still carries the schema
+                    self._target = parquet.writer(self.path, self.schema.empty_table())
         finally:
-            self._target.close()
+            if self._target is not None:
+                self._target.close()

@@ -137,7 +137,7 @@ class LakeStore:
                     target = pending.get(partition)
                     if target is None:
                         file = Path(scratch) / f"{len(pending)}.parquet"
-                        writer = parquet.writer(file, batch.schema)
+                        writer = parquet.writer(file, batch)
                         target = pending[partition] = _Pending(file, writer)
                     if not batch.schema.equals(target.writer.schema):
                         raise DatoferumError(
