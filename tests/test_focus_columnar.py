@@ -9,6 +9,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -489,3 +490,47 @@ def test_behind_reraises_the_writers_failure() -> None:
     with pipeline.behind(written.append, "test-write") as put:
         put(7)
     assert written[-1] == 7
+
+
+def test_behind_takes_a_row_group_of_batches_while_the_writer_is_busy() -> None:
+    """The writer encodes a whole row group at once; meanwhile the caller keeps mapping."""
+    busy = threading.Event()
+    release = threading.Event()
+    written: list[int] = []
+
+    def write(item: int) -> None:
+        busy.set()
+        release.wait(10)
+        written.append(item)
+
+    accepted: list[int] = []
+    with pipeline.behind(write, "test-write") as put:
+        put(0)
+        assert busy.wait(5)
+
+        def feed() -> None:
+            for item in range(1, 7):
+                put(item)
+                accepted.append(item)
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        feeder.join(5)
+        assert accepted == list(range(1, 7))  # none of them waited for the writer
+        release.set()
+    assert written == list(range(7))
+
+
+def test_ahead_stays_a_bounded_number_of_items_ahead() -> None:
+    produced: list[int] = []
+
+    def produce() -> Iterator[int]:
+        for n in range(100):
+            produced.append(n)
+            yield n
+
+    items = pipeline.ahead(produce(), "test-read")
+    assert next(items) == 0
+    time.sleep(0.3)
+    assert len(produced) <= pipeline.DEPTH + 2  # the queue, the one in hand, the one taken
+    assert list(items) == list(range(1, 100))

@@ -18,8 +18,12 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: Items waiting between two threads (each is one batch of rows).
-DEPTH = 2
+#: Items waiting between two threads (each is one batch of rows). The Parquet writer takes
+#: batches in bursts: it gathers a row group (some five batches of a CUR) and then encodes it
+#: at once, and a shorter queue left the mapping thread waiting, and a core idle, while it did:
+#: a million CUR rows converted in 1.21 s with 2 batches a queue, 1.07 s with 8. Memory stays
+#: bounded: two queues of 8 batches of about 6 MB for a wide CUR.
+DEPTH = 8
 _DONE = object()
 #: How often a thread blocked on a full queue checks whether the other side stopped.
 _POLL_SECONDS = 0.05
