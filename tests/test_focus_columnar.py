@@ -359,6 +359,27 @@ def test_texts_of_an_empty_column_and_of_literal_nulls() -> None:
         assert columnar.texts(pa.array(spellings, pa.string())).to_pylist() == expected
 
 
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["SKU1", "ab"],  # four characters, none of them NULL
+        ["NULL"],
+        ["ab", "abcdef", "NULL", None],
+        ["abcdef", "ghijkl"],  # lengths that rule out both kinds of blank
+        ["", "", None],
+        ["NULL", "abc", ""],
+        ["é", "NULL", "abcdefgh"],
+    ],
+)
+def test_texts_find_blanks_whatever_the_lengths(spellings: list[str | None]) -> None:
+    """Blank values are looked for only where the lengths allow them: whole columns and slices
+    (whose offsets do not start at zero) must come out as the row path reads them."""
+    column = pa.array(spellings, pa.string())
+    for part in (column, column.slice(1), column.slice(0, len(spellings) - 1)):
+        expected = [v.text(s) for s in part.to_pylist()]
+        assert columnar.texts(part).to_pylist() == expected
+
+
 def test_distinct_keeps_first_appearance_and_nulls() -> None:
     left = pa.array(["b", "a", None, "b", "a", "b"])
     right = pa.array(["x", "y", "x", "x", None, "z"])

@@ -26,6 +26,8 @@ from datoferum.services.focus import values as v
 STRING = pa.string()
 DECIMAL = pa.float64()
 INSTANT = pa.timestamp("us", tz="UTC")
+#: How some exports write "no value" (FOCUS files among them).
+_SPELLED_NULL = "NULL"
 
 #: A batch's columns by name, as the connectors and the rules pass them around.
 Columns = dict[str, pa.Array]
@@ -68,8 +70,7 @@ def texts(column: pa.Array) -> pa.Array:
     """``values.text`` of every value: trimmed, and null when blank (empty or ``NULL``)."""
     if column.null_count == len(column):
         return column  # a column the export leaves empty: nothing to trim or blank out
-    trimmed = trim(column)
-    return unless(_blank(trimmed), trimmed)
+    return _unblanked(trim(column))
 
 
 def trim(column: pa.Array) -> pa.Array:
@@ -115,11 +116,25 @@ def _printable(octets: pa.Array) -> bool:
     return bool(edges["min"].as_py() >= 0x21 and edges["max"].as_py() <= 0x7F)
 
 
-def _blank(trimmed: pa.Array) -> pa.Array:
-    empty, spelled = pc.equal(trimmed, ""), pc.equal(trimmed, "NULL")
-    if not has(spelled):
-        return empty  # the usual case: no literal NULL, so no third pass to combine them
-    return pc.or_(empty, spelled) if has(empty) else spelled
+def _unblanked(trimmed: pa.Array) -> pa.Array:
+    """``trimmed`` with its blank values (empty, or ``NULL``) made null.
+
+    Judged from the values' lengths first, which the offsets give without reading a string:
+    most columns have no empty value and no value of four characters, or lengths that rule
+    out one of the two, and then no string is compared at all."""
+    lengths = pc.binary_length(trimmed)
+    bounds = pc.min_max(lengths)
+    shortest, longest = bounds["min"].as_py(), bounds["max"].as_py()
+    if shortest is None:
+        return trimmed  # every value is null
+    blank: pa.Array | None = None
+    if shortest == 0:
+        blank = pc.equal(lengths, 0)
+    if shortest <= len(_SPELLED_NULL) <= longest:
+        spelled = pc.equal(trimmed, _SPELLED_NULL)
+        if has(spelled):
+            blank = spelled if blank is None else pc.or_(blank, spelled)
+    return trimmed if blank is None else unless(blank, trimmed)
 
 
 def numbers(column: pa.Array) -> pa.Array:
@@ -139,8 +154,7 @@ def numbers(column: pa.Array) -> pa.Array:
 
 
 def _cleaned_numbers(column: pa.Array) -> pa.Array:
-    trimmed = trim(column)
-    spelled = unless(_blank(trimmed), trimmed)
+    spelled = _unblanked(trim(column))
     if has(pc.match_substring(spelled, ",")):
         spelled = pc.replace_substring(spelled, ",", "")
     try:
