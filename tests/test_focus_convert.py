@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from datoferum.domain.focus import COLUMNS, SUBCATEGORIES
 from datoferum.errors import BillingFileError
-from datoferum.services.focus import convert, reading
+from datoferum.services.focus import convert, parquet, reading
 from focus_samples import (
     AZURE,
     CUR_LEGACY,
@@ -482,3 +483,11 @@ def test_parquet_output_of_a_header_only_file_has_the_schema(tmp_path: Path) -> 
     table = pq.read_table(tmp_path / "out.parquet")
     assert report.rows == 0 and table.num_rows == 0
     assert table.schema.names == report.columns
+
+
+def test_parquet_keeps_dictionaries_when_too_few_rows_show_the_values(tmp_path: Path) -> None:
+    """A lake partition may start with a handful of rows, all distinct by chance."""
+    few = pa.table({"id": [f"li-{n}" for n in range(50)], "cost": [n / 7 for n in range(50)]})
+    with parquet.writer(tmp_path / "few.parquet", few) as target:
+        target.write_table(few)
+    assert all("RLE_DICTIONARY" in found for found in _encodings(tmp_path / "few.parquet").values())

@@ -1,6 +1,6 @@
 """How FOCUS rows are written to Parquet, by the converter and the lake alike.
 
-zstd keeps a million CUR rows in about 7 MB. Statistics (each row group's minimum and maximum)
+zstd keeps a million CUR rows in about 6 MB. Statistics (each row group's minimum and maximum)
 are written for every column that is not text: timestamps and amounts are what queries filter
 ranges on (a billing period, a charge window), and the lake is already partitioned by provider
 and period. Statistics of text columns would let a reader skip row groups on equality filters,
@@ -27,8 +27,11 @@ import pyarrow.parquet as pq
 #: Rows of the first batch that decide each column's encoding.
 SAMPLE_ROWS = 16_384
 #: A column whose sampled values are more than this share distinct is written without a
-#: dictionary.
+#: dictionary...
 MOSTLY_DISTINCT = 0.5
+#: ...when the sample holds at least this many values: a few rows (the first of a lake
+#: partition, say) are distinct by chance, and then Parquet's own fallback decides.
+SMALLEST_SAMPLE = 1024
 
 
 def _has_statistics(kind: pa.DataType) -> bool:
@@ -38,8 +41,8 @@ def _has_statistics(kind: pa.DataType) -> bool:
 def _repeats(column: pa.Array | pa.ChunkedArray) -> bool:
     """Whether the values of ``column`` repeat enough for a dictionary to pay off."""
     present = len(column) - column.null_count
-    if present == 0:
-        return True  # all null: the dictionary is empty and costs nothing
+    if present < SMALLEST_SAMPLE:
+        return True  # too few to judge (none at all: the dictionary is empty, costs nothing)
     distinct = pc.count_distinct(column, mode="only_valid").as_py()
     return bool(distinct <= present * MOSTLY_DISTINCT)
 
