@@ -138,7 +138,11 @@ def _csv_batches(export: Export) -> Iterator[Batch]:
         invalid.append(row)
         return "error"
 
-    read = pacsv.ReadOptions(block_size=BLOCK_BYTES, column_names=export.header, skip_rows=1)
+    # One thread per block: the converter parses ahead on a thread of its own, so Arrow's
+    # threads only added hand-overs (see ``pipeline``).
+    read = pacsv.ReadOptions(
+        block_size=BLOCK_BYTES, column_names=export.header, skip_rows=1, use_threads=False
+    )
     parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=refuse)
     convert = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in export.header},
