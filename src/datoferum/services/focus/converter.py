@@ -279,8 +279,6 @@ class _writer:
 
     def __enter__(self) -> Callable[[pa.RecordBatch], None]:
         if self.kind == "parquet":
-            # Made at the first row group: its rows choose the columns' encodings.
-            self._target = None
             self._pending: list[pa.RecordBatch] = []
             self._pending_rows = 0
             return self._write_parquet
@@ -303,12 +301,15 @@ class _writer:
             self._flush()
 
     def _flush(self) -> None:
-        if self._pending:
-            table = pa.Table.from_batches(self._pending, schema=self.schema)
-            if self._target is None:
-                self._target = parquet.writer(self.path, table)
-            self._target.write_table(table, row_group_size=max(table.num_rows, 1))
-            self._pending, self._pending_rows = [], 0
+        """Write the pending rows as a row group. The writer is made at the first call, so
+        that its rows choose the columns' encodings (a file without rows still gets one, and
+        with it the schema)."""
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        if self._target is None:
+            self._target = parquet.writer(self.path, table)
+        if table.num_rows:
+            self._target.write_table(table, row_group_size=table.num_rows)
+        self._pending, self._pending_rows = [], 0
 
     def _write_csv(self, batch: pa.RecordBatch) -> None:
         import pyarrow.compute as pc
@@ -329,8 +330,6 @@ class _writer:
         try:
             if kind is None and self.kind == "parquet":
                 self._flush()
-                if self._target is None:  # no rows: the file still carries the schema
-                    self._target = parquet.writer(self.path, self.schema.empty_table())
         finally:
             if self._target is not None:
                 self._target.close()
