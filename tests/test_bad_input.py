@@ -490,10 +490,25 @@ def test_body_at_the_cap_is_accepted_and_one_byte_more_is_not(
         assert fits.status_code == 201, fits.text
         over = client.put(f"/api/v1/data/{collection}/over.bin", content=b"x" * (CAP + 1))
         problem_of(over, 413, "payload-too-large")
-    # A new connection: the server closes the one whose body it refused to read, and a client
-    # reusing it can lose the race with that close.
-    with capped.client() as client:
+        # The body was left unread, so the connection cannot carry another request: the answer
+        # says so, and the client goes on over a new one instead of racing the close.
+        assert over.headers.get("connection") == "close"
         assert client.get(f"/api/v1/data/{collection}/over.bin").status_code == 404
+
+
+def test_refusal_after_the_whole_body_keeps_the_connection(
+    capped: LiveServer, collection: str
+) -> None:
+    wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    with capped.client() as client:
+        refused = client.put(
+            f"/api/v1/data/{collection}/mismatch.bin",
+            content=b"y" * 1000,
+            headers={"Content-Digest": f"sha-256=:{wrong}:"},
+        )
+        problem_of(refused, 400, "digest-mismatch")
+        assert refused.headers.get("connection") != "close"
+        assert client.get(f"/api/v1/data/{collection}/mismatch.bin").status_code == 404
 
 
 def _chunked_upload(server: LiveServer, target: str, rid: str, total: int) -> RawResponse:

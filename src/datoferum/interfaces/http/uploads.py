@@ -55,6 +55,18 @@ class _Disconnected(Exception):
     """The client went away before the whole body arrived."""
 
 
+class _Body:
+    """Whether an upload's body has been read to its end.
+
+    A problem answered before the end (a bad token, a name refused, a body over the cap) leaves
+    unread bytes on the connection, so the server cannot take another request on it. Saying
+    ``Connection: close`` with that answer tells the client so, instead of letting it send its
+    next request into a connection that is being shut."""
+
+    def __init__(self) -> None:
+        self.read = False
+
+
 class Uploads:
     """Serves uploads as bare ASGI requests, writing on a pool of threads of its own."""
 
@@ -76,6 +88,7 @@ class Uploads:
         if request_id is None:  # not through the middleware, which would echo it
             request_id = assign_request_id(scope)
             send = echoing_id(send, request_id)
+        body = _Body()
         try:
             headers = Headers(scope=scope)
             services = self._services()
@@ -88,28 +101,31 @@ class Uploads:
                 _capture_request(scope, headers, collection, path, principal, request_id)
             )
             record = await self._receive_into(
-                capture, receive, services.settings.upload_buffer_bytes
+                capture, receive, services.settings.upload_buffer_bytes, body
             )
         except Exception as error:  # every error becomes a problem, as the middleware does
-            await _problem(scope, error)(scope, receive, send)
+            answer = _problem(scope, error)
+            if not body.read:
+                answer.headers["connection"] = "close"
+            await answer(scope, receive, send)
             return
-        body = json.dumps(record.as_dict(), ensure_ascii=False).encode()
+        content = json.dumps(record.as_dict(), ensure_ascii=False).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 201,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
+                    (b"content-length", str(len(content)).encode()),
                     (b"location", f"/api/v1/files/{record.id}".encode()),
                     (b"etag", f'"{record.current.sha256}"'.encode()),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": content})
 
     async def _receive_into(
-        self, capture: Capture, receive: Receive, buffer_bytes: int
+        self, capture: Capture, receive: Receive, buffer_bytes: int, body: _Body
     ) -> FileRecord:
         """Read the body in batches; each batch is written by a worker thread while the next
         one arrives, so network, hashing and disk overlap and at most two batches are in
@@ -136,6 +152,7 @@ class Uploads:
                     if writing is not None:
                         await writing
                     writing = asyncio.ensure_future(self._in_thread(capture.write, data))
+            body.read = True
             if writing is not None:
                 await writing
                 writing = None
