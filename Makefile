@@ -7,9 +7,14 @@ RUN := $(UV) run --locked --no-sync
 
 .PHONY: run test lint typecheck unit sync bench clean web
 
+# Built aside and renamed into place, so two first runs at once cannot share a half-made one.
 $(CACHE)/bootstrap/bin/uv:
-	python3 -m venv $(CACHE)/bootstrap
-	$(CACHE)/bootstrap/bin/pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	@mkdir -p $(CACHE)
+	@set -e; aside=$$(mktemp -d $(CACHE)/bootstrap.XXXXXX); \
+	python3 -m venv $$aside/venv; \
+	$$aside/venv/bin/pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'; \
+	mv -T $$aside/venv $(CACHE)/bootstrap 2>/dev/null || test -x $(CACHE)/bootstrap/bin/uv; \
+	rm -rf $$aside
 
 sync: $(UV)
 	@$(UV) sync --locked --quiet
