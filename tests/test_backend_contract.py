@@ -147,6 +147,18 @@ def test_delete_many(backend: StorageBackend) -> None:
     assert all(backend.stat(key) is None for key in keys)
 
 
+def test_stat_many_answers_in_order(backend: StorageBackend) -> None:
+    first, second = _store(backend, [b"one"]), _store(backend, [b"three"])
+    absent = _key(backend)
+    found = backend.stat_many([second, absent, first])
+    assert [None if stat is None else (stat.key, stat.size) for stat in found] == [
+        (second, 5),
+        None,
+        (first, 3),
+    ]
+    assert backend.stat_many([]) == []
+
+
 def test_empty_object(backend: StorageBackend) -> None:
     key = _store(backend, [])
     stat = backend.stat(key)

@@ -453,14 +453,26 @@ class PurgeService:
                 item.removed.append((backend_name, key, when))
 
     def _verify(self, started: Sequence[_Started]) -> None:
-        """Check that every deleted replica is gone. This is step 3's, not step 2's: step 2 runs
-        beside another batch's step 3, and a check per replica there made the two threads
-        trade the GIL hundreds of times a batch, slowing both."""
+        """Check that every deleted replica is gone, asking each backend about its whole batch
+        at once (remote stores then answer on several connections). This is step 3's, not
+        step 2's: step 2 runs beside another batch's step 3, and a check per replica there made
+        the two threads trade the GIL hundreds of times a batch, slowing both."""
+        wanted: dict[str, list[str]] = {}
+        for item in started:
+            if item.error is None:
+                for backend_name, key, _when in item.removed:
+                    wanted.setdefault(backend_name, []).append(key)
+        left = {
+            (backend_name, key)
+            for backend_name, keys in wanted.items()
+            for key, stat in zip(keys, self.backends[backend_name].stat_many(keys), strict=True)
+            if stat is not None
+        }
         for item in started:
             if item.error is not None:
                 continue
             for backend_name, key, when in item.removed:
-                gone = self.backends[backend_name].stat(key) is None
+                gone = (backend_name, key) not in left
                 item.deleted.append(DeletedReplica(backend_name, key, when, verified=gone))
                 if not gone:
                     item.error = StorageUnavailable(

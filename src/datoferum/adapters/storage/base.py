@@ -68,6 +68,11 @@ class StorageBackend(Protocol):
 
     def stat(self, key: str) -> ObjectStat | None: ...
 
+    def stat_many(self, keys: Sequence[str]) -> list[ObjectStat | None]:
+        """``stat`` of every key, in order. A purge checks a whole batch of deleted objects;
+        a backend answers a batch with fewer round trips than one call per key."""
+        ...
+
     def delete(self, key: str) -> bool:
         """Delete the object; True if it existed."""
         ...

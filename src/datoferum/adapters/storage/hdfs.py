@@ -66,9 +66,10 @@ READ_CHUNK: Final = 1024 * 1024
 PIPE_DEPTH: Final = 2
 KEY_XATTR: Final = "user.datoferum.key"
 MAX_SEGMENT_BYTES: Final = 255  # HDFS's default dfs.namenode.fs-limits.max-component-length
-#: Deletes of this many objects or more run on several threads; each is one NameNode call.
-PARALLEL_DELETES: Final = 16
-DELETE_THREADS: Final = 8
+#: Batches of this many deletes or lookups or more run on several threads; each is one
+#: NameNode call.
+PARALLEL_CALLS: Final = 16
+CALL_THREADS: Final = 8
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _DETAIL_LIMIT: Final = 300
 #: C0 and C1 control characters, and lone surrogates (which UTF-8 cannot carry).
@@ -560,6 +561,11 @@ class WebHdfsBackend:
             return None
         return ObjectStat(key, int(status["length"]))
 
+    def stat_many(self, keys: Sequence[str]) -> list[ObjectStat | None]:
+        return each(
+            self.stat, keys, threads=CALL_THREADS, at_least=PARALLEL_CALLS, name="webhdfs-stat"
+        )
+
     def delete(self, key: str) -> bool:
         return self.hdfs.delete(self.object_path(key))
 
@@ -570,8 +576,8 @@ class WebHdfsBackend:
         return each(
             self.hdfs.delete,
             paths,
-            threads=DELETE_THREADS,
-            at_least=PARALLEL_DELETES,
+            threads=CALL_THREADS,
+            at_least=PARALLEL_CALLS,
             name="webhdfs-delete",
         )
 

@@ -294,6 +294,9 @@ class LocalDiskBackend:
         except FileNotFoundError:
             return None
 
+    def stat_many(self, keys: Sequence[str]) -> list[ObjectStat | None]:
+        return [self.stat(key) for key in keys]
+
     def delete(self, key: str) -> bool:
         return self.delete_many([key])[0]
 

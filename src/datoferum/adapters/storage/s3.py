@@ -470,6 +470,9 @@ class S3Backend:
         size = self._size(key)
         return None if size is None else ObjectStat(key, size)
 
+    def stat_many(self, keys: Sequence[str]) -> list[ObjectStat | None]:
+        return each(self.stat, keys, threads=HEAD_THREADS, at_least=2, name="s3")
+
     def delete(self, key: str) -> bool:
         return self.delete_many([key])[0]
 
