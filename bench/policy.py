@@ -15,7 +15,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ policies:
 """
 
 #: collection -> (share of files, [(extension, sniffed type)])
-COLLECTIONS = {
+COLLECTIONS: dict[str, tuple[float, list[tuple[str, str | None]]]] = {
     "videos": (0.25, [("mp4", "video/mp4"), ("mov", "video/quicktime")]),
     "images": (0.25, [("jpg", "image/jpeg"), ("png", "image/png"), ("dng", None)]),
     "logs": (0.3, [("log", "text/plain"), ("json", "application/json")]),
@@ -148,7 +148,7 @@ def build(home: Path, files: int) -> Services:
     return services
 
 
-def _insert(services: Services, batch: list[tuple[dict[str, Any], ...]]) -> None:
+def _insert(services: Services, batch: Sequence[tuple[dict[str, Any], ...]]) -> None:
     if not batch:
         return
     with services.catalog.writing() as conn:

@@ -210,7 +210,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("CI", "").lower() != "true" or hasattr(session.config, "workerinput"):
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
     samples = [report for report in skipped if NO_SHARED_FIXTURES in str(report.longrepr)]
     if samples:
         reporter.write_line(

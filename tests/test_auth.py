@@ -239,7 +239,8 @@ def create_token(server: LiveServer, role: str, **extra: Any) -> dict[str, Any]:
     with server.client() as client:
         answer = client.post("/api/v1/tokens", json={"name": f"auth {role}", "role": role, **extra})
     assert answer.status_code == 201, answer.text
-    return answer.json()
+    token: dict[str, Any] = answer.json()
+    return token
 
 
 def revoke(server: LiveServer, token_id: str) -> httpx.Response:

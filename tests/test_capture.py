@@ -23,7 +23,7 @@ def test_put_then_get_roundtrip_with_metadata(server: LiveServer, collection: st
         put = client.put(
             f"/api/v1/data/{collection}/2026/clip.mp4",
             content=data,
-            headers={"X-Meta-Owner": "Jo\u00e3o".encode(), "Content-Type": "video/mp4"},
+            headers={b"X-Meta-Owner": "Jo\u00e3o".encode(), b"Content-Type": b"video/mp4"},
         )
         assert put.status_code == 201, put.text
         body = put.json()

@@ -26,7 +26,7 @@ def _deadlock() -> OperationalError:
 
 
 def test_a_deadlock_victim_is_run_again(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(database.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr("datoferum.spine.catalog.database.time.sleep", lambda _seconds: None)
     calls = []
 
     def work(conn: Connection) -> int:
@@ -42,7 +42,7 @@ def test_a_deadlock_victim_is_run_again(catalog: Catalog, monkeypatch: pytest.Mo
 def test_contention_that_never_ends_reaches_the_caller(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(database.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr("datoferum.spine.catalog.database.time.sleep", lambda _seconds: None)
     calls = []
 
     def work(conn: Connection) -> None:

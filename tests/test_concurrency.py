@@ -69,14 +69,20 @@ def deployment(
 ) -> Iterator[tuple[list[LiveServer], Catalog]]:
     url = database_servers.database_url("mariadb")
     assert url is not None
-    shared = {"DATOFERUM_STORAGE_ROOT": str(tmp_path / "objects"), "DATOFERUM_JOB_THREADS": "0"}
+    objects = str(tmp_path / "objects")
     servers = []
     workers = []
     try:
         for name in ("a", "b"):  # one after the other: the first one migrates the catalog
-            servers.append(LiveServer(tmp_path / name, database_url=url, **shared).start())
-        for name in ("a", "b"):
-            workers.append(Worker(tmp_path / name, {**servers[0].env, **shared}))
+            server = LiveServer(
+                tmp_path / name,
+                database_url=url,
+                DATOFERUM_STORAGE_ROOT=objects,
+                DATOFERUM_JOB_THREADS="0",
+            )
+            servers.append(server.start())
+        for name in ("a", "b"):  # the servers' environment: the same catalog and objects
+            workers.append(Worker(tmp_path / name, servers[0].env))
         catalog = Catalog(url)
         yield servers, catalog
         catalog.dispose()
@@ -95,10 +101,10 @@ def _wait_for_jobs(catalog: Catalog, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with catalog.reading() as conn:
-            states = Counter(conn.execute(select(Job.state).where(Job.kind == "policy.run")))
-        if states.get(("succeeded",), 0) == count:
+            states = Counter(conn.scalars(select(Job.state).where(Job.kind == "policy.run")))
+        if states["succeeded"] == count:
             return
-        assert not states.get(("failed",)), states
+        assert not states["failed"], states
         time.sleep(0.5)
     raise AssertionError(f"policy runs not done after {timeout} s: {states}")
 

@@ -22,9 +22,9 @@ SUBJECT_HASH = hashlib.sha256(f"subject\n{SUBJECT}".encode()).hexdigest()
 
 
 def _upload(
-    client: httpx.Client, collection: str, path: str, data: bytes, **meta: str | bytes
+    client: httpx.Client, collection: str, path: str, data: bytes, **meta: str
 ) -> dict[str, Any]:
-    headers = {f"X-Meta-{key}": value for key, value in meta.items()}
+    headers = {f"X-Meta-{key}".encode(): value.encode() for key, value in meta.items()}
     answer = client.put(f"/api/v1/data/{collection}/{path}", content=data, headers=headers)
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
@@ -221,9 +221,9 @@ def test_values_with_quotes_and_wildcards_match_only_themselves(
 ) -> None:
     value = f'João "Zé" 100%_{collection}'
     with server.client() as client:
-        wanted = _upload(client, collection, "a.txt", b"a", subject=value.encode())
-        _upload(client, collection, "b.txt", b"b", subject=value.replace("%_", "xx").encode())
-        _upload(client, collection, "c.txt", b"c", subject=(value + "!").encode())
+        wanted = _upload(client, collection, "a.txt", b"a", subject=value)
+        _upload(client, collection, "b.txt", b"b", subject=value.replace("%_", "xx"))
+        _upload(client, collection, "c.txt", b"c", subject=value + "!")
         shown = _erase(client, value=value).json()
     assert [(i["file_id"], i["outcome"]) for i in shown["items"]] == [(wanted["id"], "would-purge")]
 

@@ -174,7 +174,7 @@ def test_the_server_makes_up_a_request_id_when_the_client_gives_a_bad_one(
     server: LiveServer,
 ) -> None:
     for given in ("", "has spaces", "x" * 65, "ünïcode"):
-        headers = {"X-Request-Id": given.encode()} if given else {}
+        headers = {b"X-Request-Id": given.encode()} if given else {}
         answer = httpx.get(server.url + "/api/v1/whoami", headers=headers, timeout=30)
         problem = answer.json()
         assert problem["request_id"] == answer.headers["x-request-id"]

@@ -12,7 +12,8 @@ from conftest import LiveServer
 
 
 def _frames(lines: list[str]) -> list[dict[str, str]]:
-    frames, current = [], {}
+    frames: list[dict[str, str]] = []
+    current: dict[str, str] = {}
     for line in lines:
         if not line:
             if current:

@@ -256,9 +256,9 @@ def _assert_all_placed(
         if short and time.monotonic() > deadline:
             raise AssertionError(f"{len(short)} files still lack replicas, e.g. {short[0]}")
         time.sleep(0.5)
-    backend = services.backends["hdfs"]
-    assert isinstance(backend, WebHdfsBackend)
-    staging = cluster.webhdfs(f"{backend.root}/.staging", "LISTSTATUS")
+    hdfs = services.backends["hdfs"]
+    assert isinstance(hdfs, WebHdfsBackend)
+    staging = cluster.webhdfs(f"{hdfs.root}/.staging", "LISTSTATUS")
     assert staging["FileStatuses"]["FileStatus"] == []
     assert all(job.state == JobState.SUCCEEDED for job in _placements(services))
     assert services.audit.verify().ok

@@ -474,7 +474,7 @@ def test_ahead_reraises_in_order_and_stops_its_thread() -> None:
         yield 2
         raise BillingFileError("broken at 3")
 
-    got = []
+    got: list[int] = []
     with pytest.raises(BillingFileError, match="broken at 3"):
         got.extend(pipeline.ahead(produce(), "test-read"))
     assert got == [1, 2]

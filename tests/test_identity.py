@@ -193,7 +193,8 @@ def test_unsigned_and_shared_secret_tokens_are_refused(
     provider: _Provider, verifier: OidcVerifier
 ) -> None:
     claims = jwt.decode(provider.sign(), options={"verify_signature": False})
-    unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"})
+    # "none" takes no key; PyJWT reads the empty string as none.
+    unsigned = jwt.encode(claims, "", algorithm="none", headers={"kid": "k1"})
     with pytest.raises(Unauthenticated, match="not one this server accepts"):
         verifier.verify(unsigned)
     # The classic confusion: the public key used as an HMAC secret. PyJWT itself refuses to

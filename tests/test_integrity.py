@@ -14,7 +14,6 @@ import pytest
 
 from datoferum.domain.records import FileRecord
 from datoferum.domain.roles import SYSTEM
-from datoferum.services import scrub as scrub_module
 from datoferum.services.capture import CaptureRequest
 from datoferum.services.files import get_file
 from datoferum.services.scrub import RateLimit
@@ -132,7 +131,7 @@ def test_the_rate_limit_paces_reads(monkeypatch: pytest.MonkeyPatch) -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    monkeypatch.setattr(scrub_module.time, "sleep", sleep)
+    monkeypatch.setattr("datoferum.services.scrub.time.sleep", sleep)
     limit = RateLimit(1_000_000, clock=lambda: now[0])
     for _ in range(10):
         limit.spend(500_000)

@@ -14,7 +14,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from google.rpc import status_pb2
+from google.rpc.status_pb2 import Status as RpcStatus
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import get_current
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -433,7 +433,7 @@ def test_refusals_store_nothing(
     assert answer.status_code == status, answer.text
     if headers.get("Content-Type") == "application/x-protobuf":
         assert answer.headers["content-type"] == "application/x-protobuf"
-        rpc = status_pb2.Status.FromString(answer.content)
+        rpc = RpcStatus.FromString(answer.content)
         assert rpc.code == 3 and "protobuf ExportTraceServiceRequest" in rpc.message
     else:
         assert answer.headers["content-type"] == "application/problem+json"
@@ -457,7 +457,7 @@ def test_protobuf_client_gets_retryable_status_for_auth(otlp_server: LiveServer)
     answer = _post(otlp_server, "metrics", b"", None, **{"Content-Type": "application/x-protobuf"})
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"].startswith("Bearer")
-    assert status_pb2.Status.FromString(answer.content).code == 16
+    assert RpcStatus.FromString(answer.content).code == 16
 
 
 @pytest.mark.parametrize(

@@ -859,12 +859,12 @@ def test_sql_hints() -> None:
         "- metadata: {key: a, op: present}"
     )
     hints = policy.sql_hints(NOW)
-    assert hints.collections == {"videos", "photos"}
+    assert hints.collections == frozenset({"videos", "photos"})
     assert hints.path_prefix == "raw/2025/"
     assert (hints.min_size, hints.max_size) == (100, 500)
     assert hints.captured_before == NOW - timedelta(days=30)
     assert hints.captured_after == NOW - timedelta(days=60)
-    assert hints.states == {"stored", "held"}
+    assert hints.states == frozenset({"stored", "held"})
 
 
 def test_sql_hints_stay_conservative_through_or_and_not() -> None:
@@ -874,7 +874,7 @@ def test_sql_hints_stay_conservative_through_or_and_not() -> None:
     negated = one("- not: {collection: videos}").sql_hints(NOW)
     assert negated.collections is None
     both = one("- collection: [a, b]\n- and: [{collection: [b, c]}]").sql_hints(NOW)
-    assert both.collections == {"b"}
+    assert both.collections == frozenset({"b"})
     assert one("[]").sql_hints(NOW).admits(facts())
 
 

@@ -56,7 +56,7 @@ def _capture(services: Services, count: int, collection: str = "batch") -> list[
     return ids
 
 
-def _events(services: Services, kind: str) -> Counter[str]:
+def _events(services: Services, kind: str) -> Counter[str | None]:
     with services.catalog.reading() as conn:
         rows = conn.execute(select(Event.file_id).where(Event.type == kind)).scalars()
         return Counter(rows)

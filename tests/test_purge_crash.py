@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from datoferum.adapters.storage.base import ObjectStat, ObjectWriter, StorageBackend
 from datoferum.config import Settings
 from datoferum.domain.certificates import verify as verify_certificate
 from datoferum.domain.ids import utcnow
@@ -390,22 +391,58 @@ def _check_certificate(client: httpx.Client, stored: Stored) -> None:
 # -- the same resumption, in process and fast: a purge stopped after its first step -------------
 
 
-class FailingDeletes:
-    """A storage backend whose deletes fail once ``allowed`` of them have succeeded."""
+class FailingDeletes(StorageBackend):
+    """A storage backend whose batch deletes fail once ``allowed`` objects are deleted; the rest
+    is passed to ``backend``."""
 
-    def __init__(self, backend: Any, allowed: int) -> None:
+    def __init__(self, backend: StorageBackend, allowed: int) -> None:
         self.backend = backend
         self.allowed = allowed
+        self.name = backend.name
+        self.capabilities = backend.capabilities
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.backend, name)
-
-    def delete_many(self, keys: list[str]) -> list[bool]:
-        existed = [bool(self.backend.delete(key)) for key in keys[: self.allowed]]
+    def delete_many(self, keys: Sequence[str]) -> list[bool]:
+        existed = [self.backend.delete(key) for key in keys[: self.allowed]]
         self.allowed -= len(existed)
         if len(existed) < len(keys):
             raise StorageUnavailable("the disk went away")
         return existed
+
+    def delete(self, key: str) -> bool:
+        return self.backend.delete(key)
+
+    def key_for(self, collection: str, path: str, version_id: str, number: int) -> str:
+        return self.backend.key_for(collection, path, version_id, number)
+
+    def open_writer(self, key: str) -> ObjectWriter:
+        return self.backend.open_writer(key)
+
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        return self.backend.read(key, offset, length)
+
+    def stat(self, key: str) -> ObjectStat | None:
+        return self.backend.stat(key)
+
+    def stat_many(self, keys: Sequence[str]) -> list[ObjectStat | None]:
+        return self.backend.stat_many(keys)
+
+    def object_keys(self) -> Iterator[str]:
+        return self.backend.object_keys()
+
+    def local_path(self, key: str) -> Path | None:
+        return self.backend.local_path(key)
+
+    def abandoned(self) -> Iterator[str]:
+        return self.backend.abandoned()
+
+    def forget_staging(self, key: str) -> None:
+        self.backend.forget_staging(key)
+
+    def check(self) -> None:
+        self.backend.check()
+
+    def close(self) -> None:
+        self.backend.close()
 
 
 @pytest.fixture

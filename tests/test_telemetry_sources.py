@@ -125,10 +125,10 @@ def test_protobuf_payloads_from_the_sdk(tmp_path: Path) -> None:
     assert row["trace_id"].as_py() == format(context.trace_id, "032x")
     assert row["name"].as_py() == "outer" and row["service_name"].as_py() == "svc"
     assert row["attributes"].as_py() == '{"size":3.5}'
-    assert row["start_time"].value == spans[0].start_time  # nanoseconds kept exactly
-    assert keys == {
-        "day": datetime.fromtimestamp(spans[0].start_time / 1e9, UTC).date().isoformat()
-    }
+    started = spans[0].start_time
+    assert started is not None
+    assert row["start_time"].value == started  # nanoseconds kept exactly
+    assert keys == {"day": datetime.fromtimestamp(started / 1e9, UTC).date().isoformat()}
 
 
 def test_summary_points(tmp_path: Path) -> None:

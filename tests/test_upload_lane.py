@@ -7,10 +7,10 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from starlette.types import Message, Scope
 
 from datoferum.config import Settings
 from datoferum.interfaces.http.app import create_app
@@ -34,10 +34,14 @@ def with_router(home: Path, exercise: Exercise) -> None:
     router = create_app(settings).app
 
     async def run() -> None:
-        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
-        life = asyncio.create_task(router(scope, inbox.get, outbox.put))
+        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        outbox: asyncio.Queue[Message] = asyncio.Queue()
+        scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+
+        async def lifespan() -> None:
+            await router(scope, inbox.get, outbox.put)
+
+        life = asyncio.create_task(lifespan())
         await inbox.put({"type": "lifespan.startup"})
         assert (await outbox.get())["type"] == "lifespan.startup.complete"
         try:

@@ -47,7 +47,6 @@ from datoferum.spine.eventlog import NewEvent
 from conftest import LiveServer, free_port
 
 RECEIVER = Path(__file__).with_name("webhook_receiver.py")
-FAST = {"DATOFERUM_WEBHOOK_DISPATCH_SECONDS": "0.1"}
 T = TypeVar("T")
 
 
@@ -117,7 +116,9 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
 def hooked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server that looks for webhook work every 0.1 s and gives up after three attempts."""
     home = tmp_path_factory.mktemp("hooked") / "home"
-    live = LiveServer(home, **FAST, DATOFERUM_WEBHOOK_MAX_ATTEMPTS="3").start()
+    live = LiveServer(
+        home, DATOFERUM_WEBHOOK_DISPATCH_SECONDS="0.1", DATOFERUM_WEBHOOK_MAX_ATTEMPTS="3"
+    ).start()
     yield live
     live.stop()
 
