@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -406,6 +407,28 @@ def test_masks_treat_null_as_not_true() -> None:
     assert columnar.where(pa.array([True, True, True]), column) is column
     assert columnar.where(pa.array([True, None, False]), column).to_pylist() == ["a", None, None]
     assert columnar.unless(pa.array([None, False, True]), column).to_pylist() == ["a", "b", None]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [[None, None, None], ["a", None, "c"]],  # a column with no value is passed over
+        [["a", "b", "c"], [None, "y", None]],  # a column with no null decides every row
+        [[None, "b", None], [None, None, None], ["x", "y", None]],
+        [[None, None], [None, None]],
+        [[], []],
+    ],
+)
+def test_coalesce_gives_what_arrows_coalesce_gives(columns: list[list[str | None]]) -> None:
+    arrays = [pa.array(column, pa.string()) for column in columns]
+    assert columnar.coalesce(*arrays).equals(pc.coalesce(*arrays))
+    assert columnar.filled(arrays[0], "-").equals(pc.fill_null(arrays[0], "-"))
+
+
+def test_coalesce_copies_nothing_when_one_column_decides() -> None:
+    full = pa.array(["a", "b"])
+    assert columnar.coalesce(pa.nulls(2, pa.string()), full, pa.array(["x", None])) is full
+    assert columnar.filled(full, "-") is full
 
 
 def test_per_combination_keeps_or_rebuilds_its_last_column() -> None:

@@ -19,6 +19,7 @@ from datoferum.domain.focus import ALLOWED_VALUES, SUBCATEGORIES
 from datoferum.domain.focus.units import normalize_unit
 from datoferum.services.focus.columnar import (
     Columns,
+    coalesce,
     distinct,
     first_true,
     has,
@@ -138,7 +139,7 @@ def complete(columns: Columns, services: ServiceCatalog) -> None:
     for dependent, anchor in _COUPLED:
         columns[dependent] = unless(pc.is_null(columns[anchor]), columns[dependent])
     region = columns["RegionId"]
-    columns["RegionName"] = unless(pc.is_null(region), pc.coalesce(columns["RegionName"], region))
+    columns["RegionName"] = unless(pc.is_null(region), coalesce(columns["RegionName"], region))
     uncommitted = pc.is_null(columns["CommitmentDiscountId"])
     for column in ("CommitmentDiscountType", "CommitmentDiscountCategory"):
         columns[column] = unless(uncommitted, columns[column])
