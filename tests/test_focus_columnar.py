@@ -223,6 +223,25 @@ def test_batches_and_row_numbers_agree_across_blocks(
     assert adjusted == adjusted_slow == 40
 
 
+def test_text_that_is_not_utf8_is_refused_in_the_block_that_holds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deep in a file, as the CSV reader's own check refused it: "after row N", N the rows of
+    the blocks before the one that holds the bad byte (other text beyond ASCII is read)."""
+    monkeypatch.setattr(reading, "BLOCK_BYTES", 4096)
+    rows = cur_rows(40)
+    bad_row = len(rows) - 7
+    rows[bad_row][HEADER.index("lineItem/LineItemDescription")] = "Zz"
+    good = write_cur(tmp_path / "good.csv", rows)
+    firsts = [batch.first_row for batch in reading.open_export(good).batches()]
+    block_first = max(first for first in firsts if first <= bad_row + 2)  # the header is row 1
+    assert block_first > 2
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(good.read_bytes().replace(b"Zz", b"Z\xe9"))
+    with pytest.raises(BillingFileError, match=rf": after row {block_first - 1}: not UTF-8 text"):
+        convert([bad], tmp_path / "out.parquet")
+
+
 def test_cur2_packed_tags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """CUR 2.0 packs tags into one JSON column: read the same as separate tag columns."""
     header = [cur2_name(name) for name in HEADER if not name.startswith("resource")]
