@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -222,6 +223,25 @@ def test_batches_and_row_numbers_agree_across_blocks(
     assert adjusted == adjusted_slow == 40
 
 
+def test_text_that_is_not_utf8_is_refused_in_the_block_that_holds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deep in a file, as the CSV reader's own check refused it: "after row N", N the rows of
+    the blocks before the one that holds the bad byte (other text beyond ASCII is read)."""
+    monkeypatch.setattr(reading, "BLOCK_BYTES", 4096)
+    rows = cur_rows(40)
+    bad_row = len(rows) - 7
+    rows[bad_row][HEADER.index("lineItem/LineItemDescription")] = "Zz"
+    good = write_cur(tmp_path / "good.csv", rows)
+    firsts = [batch.first_row for batch in reading.open_export(good).batches()]
+    block_first = max(first for first in firsts if first <= bad_row + 2)  # the header is row 1
+    assert block_first > 2
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(good.read_bytes().replace(b"Zz", b"Z\xe9"))
+    with pytest.raises(BillingFileError, match=rf": after row {block_first - 1}: not UTF-8 text"):
+        convert([bad], tmp_path / "out.parquet")
+
+
 def test_cur2_packed_tags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """CUR 2.0 packs tags into one JSON column: read the same as separate tag columns."""
     header = [cur2_name(name) for name in HEADER if not name.startswith("resource")]
@@ -406,6 +426,28 @@ def test_masks_treat_null_as_not_true() -> None:
     assert columnar.where(pa.array([True, True, True]), column) is column
     assert columnar.where(pa.array([True, None, False]), column).to_pylist() == ["a", None, None]
     assert columnar.unless(pa.array([None, False, True]), column).to_pylist() == ["a", "b", None]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [[None, None, None], ["a", None, "c"]],  # a column with no value is passed over
+        [["a", "b", "c"], [None, "y", None]],  # a column with no null decides every row
+        [[None, "b", None], [None, None, None], ["x", "y", None]],
+        [[None, None], [None, None]],
+        [[], []],
+    ],
+)
+def test_coalesce_gives_what_arrows_coalesce_gives(columns: list[list[str | None]]) -> None:
+    arrays = [pa.array(column, pa.string()) for column in columns]
+    assert columnar.coalesce(*arrays).equals(pc.coalesce(*arrays))
+    assert columnar.filled(arrays[0], "-").equals(pc.fill_null(arrays[0], "-"))
+
+
+def test_coalesce_copies_nothing_when_one_column_decides() -> None:
+    full = pa.array(["a", "b"])
+    assert columnar.coalesce(pa.nulls(2, pa.string()), full, pa.array(["x", None])) is full
+    assert columnar.filled(full, "-") is full
 
 
 def test_per_combination_keeps_or_rebuilds_its_last_column() -> None:

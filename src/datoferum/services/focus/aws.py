@@ -18,7 +18,9 @@ from datoferum.services.focus import values as v
 from datoferum.services.focus.columnar import (
     STRING,
     Columns,
+    coalesce,
     constant,
+    filled,
     instants,
     nulls,
     numbers,
@@ -311,14 +313,14 @@ class CurConnector:
         def number(field: str) -> pa.Array:
             return numbers(raw(field))
 
-        kind = pc.fill_null(text("line_item_line_item_type"), "Usage")
+        kind = filled(text("line_item_line_item_type"), "Usage")
         charge = per_value(kind, lambda k: _LINE_ITEM_TYPES.get(k, _OTHER_TYPE), _PAIR)
         category = pc.struct_field(charge, 0)
         # ``or 0.0`` in the row path: a missing cost is 0, and so is -0 (adding 0.0 makes it +0).
-        billed = pc.add(pc.fill_null(number("line_item_unblended_cost"), 0.0), 0.0)
+        billed = pc.add(filled(number("line_item_unblended_cost"), 0.0), 0.0)
         quantity = number("line_item_usage_amount")
         unit = text("pricing_unit")
-        effective = pc.coalesce(
+        effective = coalesce(
             where(pc.equal(kind, "DiscountedUsage"), number("reservation_effective_cost")),
             where(
                 pc.equal(kind, "SavingsPlanCoveredUsage"),
@@ -327,12 +329,12 @@ class CurConnector:
             where(pc.is_in(kind, pa.array(_COMMITMENT_FEES)), pa.repeat(0.0, length)),
             billed,
         )
-        contracted_rate = pc.coalesce(
+        contracted_rate = coalesce(
             number("line_item_net_unblended_rate"), number("line_item_unblended_rate")
         )
         code = text("line_item_product_code")
         service = per_value(code, _service, _PAIR, of_null=True)
-        region_id = pc.coalesce(text("product_region_code"), text("product_region"))
+        region_id = coalesce(text("product_region_code"), text("product_region"))
         reservation = where(
             pc.is_in(kind, pa.array(["DiscountedUsage", "RIFee"])),
             text("reservation_reservation_a_r_n"),
@@ -351,9 +353,9 @@ class CurConnector:
             "SubAccountName": text("line_item_usage_account_name"),
             "BillingCurrency": text("line_item_currency_code"),
             "InvoiceId": text("bill_invoice_id"),
-            "InvoiceIssuerName": pc.fill_null(text("bill_invoicing_entity"), "AWS"),
+            "InvoiceIssuerName": filled(text("bill_invoicing_entity"), "AWS"),
             "ProviderName": constant(length, "AWS"),
-            "PublisherName": pc.fill_null(text("bill_billing_entity"), "AWS"),
+            "PublisherName": filled(text("bill_billing_entity"), "AWS"),
             "BillingPeriodStart": instants(raw("bill_billing_period_start_date")),
             "BillingPeriodEnd": instants(raw("bill_billing_period_end_date")),
             "ChargePeriodStart": instants(raw("line_item_usage_start_date")),
@@ -363,8 +365,8 @@ class CurConnector:
             "ChargeFrequency": pc.struct_field(charge, 1),
             "BilledCost": billed,
             "EffectiveCost": effective,
-            "ListCost": pc.coalesce(number("pricing_public_on_demand_cost"), billed),
-            "ContractedCost": pc.coalesce(number("line_item_net_unblended_cost"), billed),
+            "ListCost": coalesce(number("pricing_public_on_demand_cost"), billed),
+            "ContractedCost": coalesce(number("line_item_net_unblended_cost"), billed),
             "ListUnitPrice": unless(is_tax, number("pricing_public_on_demand_rate")),
             "ContractedUnitPrice": unless(is_tax, contracted_rate),
             "PricingQuantity": priced,
@@ -372,19 +374,19 @@ class CurConnector:
             "ConsumedQuantity": where(is_usage, quantity),
             "ConsumedUnit": where(pc.and_(is_usage, pc.is_valid(quantity)), unit),
             "PricingCategory": unless(is_tax, per_value(text("pricing_term"), _TERMS.get, STRING)),
-            "ServiceName": pc.coalesce(text("product_product_name"), code),
+            "ServiceName": coalesce(text("product_product_name"), code),
             "ServiceCategory": pc.struct_field(service, 0),
             "ServiceSubcategory": pc.struct_field(service, 1),
             "RegionId": region_id,
             "RegionName": where(
-                pc.is_valid(region_id), pc.coalesce(text("product_location"), region_id)
+                pc.is_valid(region_id), coalesce(text("product_location"), region_id)
             ),
             "AvailabilityZone": text("line_item_availability_zone"),
             "ResourceId": text("line_item_resource_id"),
             "SkuId": text("product_sku"),
             "SkuPriceId": text("pricing_rate_code"),
             "SkuMeter": text("line_item_usage_type"),
-            "CommitmentDiscountId": pc.coalesce(reservation, plan),
+            "CommitmentDiscountId": coalesce(reservation, plan),
             "CommitmentDiscountType": _labels(
                 reservation, plan, "Reserved Instance", "Savings Plan"
             ),

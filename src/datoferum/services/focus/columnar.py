@@ -63,7 +63,30 @@ def unless(mask: pa.Array, column: pa.Array) -> pa.Array:
     """``column`` where ``mask`` is false or null, null where it is true."""
     if not has(mask):
         return column
-    return pc.if_else(pc.fill_null(mask, False), pa.scalar(None, column.type), column)
+    if mask.null_count:
+        mask = pc.fill_null(mask, False)
+    return pc.if_else(mask, pa.scalar(None, column.type), column)
+
+
+def coalesce(*columns: pa.Array) -> pa.Array:
+    """``pc.coalesce``: the first value that is not null, column by column. Arrow's kernel
+    copies every value even when one column decides every row, and most calls here have such
+    a column (a CUR 2.0 spelling the file does not have is all null; a column the file always
+    fills has no null), so leading columns with no value are passed over and the first column
+    with no null is the answer as it is."""
+    present = [column for column in columns if column.null_count < len(column)]
+    for at, column in enumerate(present):
+        if not column.null_count:
+            present = present[: at + 1]
+            break
+    if len(present) > 1:
+        return pc.coalesce(*present)
+    return present[0] if present else columns[-1]
+
+
+def filled(column: pa.Array, value: Any) -> pa.Array:
+    """``pc.fill_null``, without copying a column that has no null."""
+    return pc.fill_null(column, value) if column.null_count else column
 
 
 def texts(column: pa.Array) -> pa.Array:
