@@ -24,6 +24,18 @@ alive() {
     [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
 }
 
+# close_inherited: close every descriptor above 2 in this shell, which then execs a server that
+# outlives the caller. One left open stays held for the server's whole life: a lock (DIR/lock,
+# or the one of a caller's `flock FILE script`) is never released, a pipe a caller reads to its
+# end never ends.
+close_inherited() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+}
+
 running() { [[ -f $1/pid ]] && alive "$(cat "$1/pid")"; }
 
 # stop_pid DIR: SIGTERM the process in DIR/pid and wait for it to exit (SIGKILL after 60 s).
