@@ -134,9 +134,15 @@ def test_ranges(header: str | None, size: int, expected: tuple[int, int] | None)
     assert parse_range(header, size) == expected
 
 
-@pytest.mark.parametrize(("header", "size"), [("bytes=10-", 10), ("bytes=-0", 10), ("bytes=-1", 0)])
-def test_unsatisfiable_ranges(header: str, size: int) -> None:
-    with pytest.raises(RangeNotSatisfiable):
+@pytest.mark.parametrize(
+    ("header", "size", "detail"),
+    [
+        ("bytes=10-", 10, "valid positions 0 to 9"), ("bytes=-0", 10, "selects no bytes"),
+        ("bytes=-1", 0, "selects no bytes"), ("bytes=0-0", 0, "an empty file has no range"),
+    ],
+)  # fmt: skip
+def test_unsatisfiable_ranges(header: str, size: int, detail: str) -> None:
+    with pytest.raises(RangeNotSatisfiable, match=detail):
         parse_range(header, size)
 
 

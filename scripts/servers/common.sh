@@ -30,6 +30,7 @@ alive() {
 # end never ends.
 close_inherited() {
     local fd
+    [[ -d /proc/$BASHPID/fd ]] || return 0  # no /proc: nothing to go by
     for fd in /proc/$BASHPID/fd/*; do
         fd=${fd##*/}
         if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi

@@ -38,9 +38,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if last_text and last < first:
         return None
     if first >= size:
+        valid = f"valid positions 0 to {size - 1}" if size else "an empty file has no range"
         raise RangeNotSatisfiable(
-            f"the range {header!r} starts at byte {first} but the file has {size} bytes "
-            f"(valid positions 0 to {max(size - 1, 0)})",
+            f"the range {header!r} starts at byte {first} but the file has {size} bytes ({valid})",
             size=size,
         )
     return first, min(last, size - 1)

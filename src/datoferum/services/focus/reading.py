@@ -32,8 +32,9 @@ from datoferum.services.jsonrecords import records
 #: Bytes of CSV parsed at a time (and so roughly the memory of one batch of rows): some 12,000
 #: CUR rows, enough that the hundred-odd column operations of a batch cost little each. Larger
 #: blocks fall out of the CPU caches while they are parsed: parsing a CUR in 8 MiB blocks took
-#: a quarter more CPU time than in 4 MiB blocks, and 2 MiB blocks make the mapping's per-batch
-#: work outweigh what parsing saves.
+#: from a twentieth to a quarter more CPU time than in 4 MiB blocks (taking back most of what
+#: the mapping saves on fewer batches), and 2 MiB blocks make the mapping's per-batch work
+#: outweigh what parsing saves.
 BLOCK_BYTES = 4 << 20
 #: JSON records handed over at a time.
 JSON_BATCH_ROWS = 4096
