@@ -7,9 +7,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 COMMON = Path(__file__).resolve().parents[1] / "scripts" / "servers" / "common.sh"
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc (Linux)")
 def test_a_detached_server_holds_none_of_its_callers_descriptors(tmp_path: Path) -> None:
     """A caller's lock, held on a descriptor the server inherited, would stay held as long as
     the server runs (``flock LOCK scripts/servers/hdfs start`` kept LOCK for good)."""
