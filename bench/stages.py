@@ -35,7 +35,7 @@ def _timed(work: Callable[[], object]) -> float:
 
 
 def measure(source: Path, output: Path) -> dict[str, float]:
-    """Thread CPU seconds of each stage, for one conversion of ``source``. Parsing and mapping
+    """CPU seconds of each stage, for one conversion of ``source``. Parsing and mapping
     are timed on a pass that drops what it makes, as the pipeline does once a batch moves on
     (holding them all would time fresh memory instead); what the next stage needs is made
     again, untimed."""

@@ -63,9 +63,7 @@ def unless(mask: pa.Array, column: pa.Array) -> pa.Array:
     """``column`` where ``mask`` is false or null, null where it is true."""
     if not has(mask):
         return column
-    if mask.null_count:
-        mask = pc.fill_null(mask, False)
-    return pc.if_else(mask, pa.scalar(None, column.type), column)
+    return pc.if_else(filled(mask, False), pa.scalar(None, column.type), column)
 
 
 def coalesce(*columns: pa.Array) -> pa.Array:
