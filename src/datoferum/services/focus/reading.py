@@ -25,6 +25,7 @@ import ijson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from datoferum.adapters import scan
 from datoferum.errors import BillingFileError
 from datoferum.services.focus import opencost
 from datoferum.services.jsonrecords import records
@@ -79,11 +80,22 @@ class Export:
         return _json_batches(self)
 
 
-def _stream(path: Path) -> Any:
+def _stream(path: Path, whole: bool = False) -> Any:
+    """The bytes of ``path``, decompressed; ``whole`` when they are to be read to the end once,
+    which drops them from the page cache behind the read if they were not cached before."""
     try:
+        if whole and (dropping := scan.uncached(path)) is not None:
+            return pa.input_stream(pa.PythonFile(dropping, mode="r"), compression=_codec(path))
         return pa.input_stream(str(path), compression="detect")
     except (OSError, pa.ArrowException) as error:
         raise BillingFileError(f"{path}: cannot read: {_reason(error)}") from None
+
+
+def _codec(path: Path) -> str | None:
+    try:
+        return str(pa.Codec.detect(str(path)).name)
+    except (TypeError, ValueError):  # no compression this extension names
+        return None
 
 
 def _reason(error: BaseException) -> str:
@@ -153,7 +165,7 @@ def _csv_batches(export: Export) -> Iterator[Batch]:
     )
     next_row = 2
     try:
-        with _stream(export.path) as raw:
+        with _stream(export.path, whole=True) as raw:
             reader = pacsv.open_csv(
                 raw, read_options=read, parse_options=parse, convert_options=convert
             )
@@ -175,7 +187,7 @@ def _csv_batches(export: Export) -> Iterator[Batch]:
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
-    with _stream(path) as raw:
+    with _stream(path, whole=True) as raw:
         while True:
             try:
                 chunk = raw.read(_CHUNK)
