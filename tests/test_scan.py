@@ -25,13 +25,15 @@ pytestmark = pytest.mark.skipif(
 PROBE = scan.cached_share
 
 
-def share(path: Path) -> float | None:
+def share(path: Path) -> float:
     """What the probe sees of ``path`` in the cache (it may start read-ahead there)."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
-        return PROBE(descriptor)
+        found = PROBE(descriptor)
     finally:
         os.close(descriptor)
+    assert found is not None, "the probe should work wherever RWF_NOWAIT exists"
+    return found
 
 
 def evict(path: Path) -> None:
@@ -103,37 +105,51 @@ def test_small_or_cached_files_are_read_as_usual(
 
 
 @pytest.fixture
-def small_exports(dropping: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exports of a few hundred kilobytes count as not cached: reading their header caches
-    most of them before the rows are read, and the probe itself is tested above."""
+def small_exports(dropping: None, monkeypatch: pytest.MonkeyPatch) -> list[scan.DropBehind]:
+    """Exports of a few hundred kilobytes count as not cached (reading their header caches
+    most of them before the rows are read; the probe itself is tested above). Gives the
+    drop-behind readers made, as they are made."""
+    made: list[scan.DropBehind] = []
+    opened = scan.uncached
+
+    def recorded(path: Path) -> scan.DropBehind | None:
+        reader = opened(path)
+        if reader is not None:
+            made.append(reader)
+        return reader
+
     monkeypatch.setattr(scan, "cached_share", lambda descriptor: 0.0)
+    monkeypatch.setattr(scan, "uncached", recorded)
+    return made
 
 
-@pytest.mark.usefixtures("small_exports")
 @pytest.mark.parametrize("packed", [False, True], ids=["csv", "csv.gz"])
-def test_conversion_of_an_uncached_export_is_the_same(tmp_path: Path, packed: bool) -> None:
+def test_conversion_of_an_uncached_export_is_the_same(
+    tmp_path: Path, packed: bool, request: pytest.FixtureRequest
+) -> None:
     header, rows = read_rows(write_text(tmp_path / "one.csv", CUR_LEGACY))
     plain = write_rows(tmp_path / "cur.csv", header, rows * 400)
     source = plain
     if packed:
         source = tmp_path / "cur.csv.gz"
         source.write_bytes(gzip.compress(plain.read_bytes()))
-    warm(source)
-    convert([source], tmp_path / "cached.parquet")
-    evict(source)
-    report = convert([source], tmp_path / "uncached.parquet")
+    convert([source], tmp_path / "as-usual.parquet")  # small: read as usual
+    made: list[scan.DropBehind] = request.getfixturevalue("small_exports")
+    assert not made
+    report = convert([source], tmp_path / "dropping.parquet")
     assert report.rows == len(rows) * 400
-    assert share(source) < 0.5  # read through the drop-behind reader, or it would be cached
-    expected = pq.read_table(tmp_path / "cached.parquet")
-    assert pq.read_table(tmp_path / "uncached.parquet").equals(expected)
+    assert len(made) == 1 and made[0].closed  # the rows were read through it, and let go
+    expected = pq.read_table(tmp_path / "as-usual.parquet")
+    assert pq.read_table(tmp_path / "dropping.parquet").equals(expected)
 
 
-@pytest.mark.usefixtures("small_exports")
-def test_bad_row_of_an_uncached_export_is_named(tmp_path: Path) -> None:
+def test_bad_row_of_an_uncached_export_is_named(
+    tmp_path: Path, small_exports: list[scan.DropBehind]
+) -> None:
     header, rows = read_rows(write_text(tmp_path / "one.csv", CUR_LEGACY))
     bad = rows[:1] * 1500 + [[*rows[0][:17], "not-a-cost", *rows[0][18:]]]
     source = write_rows(tmp_path / "cur.csv", header, bad)
-    evict(source)
     with pytest.raises(BillingFileError, match=r"cur\.csv: row 1502: not a number: 'not-a-cost'"):
         convert([source], tmp_path / "out.parquet")
     assert not list(tmp_path.glob("*.parquet"))
+    assert len(small_exports) == 1 and small_exports[0].closed
