@@ -104,17 +104,17 @@ def uncached(path: Path) -> DropBehind | None:
     """``path`` opened for a drop-behind read when it is large and mostly not in the page
     cache; ``None`` when it should be read as usual (small, cached, or a system that cannot
     tell or drop)."""
-    if not hasattr(os, "posix_fadvise"):
+    if not hasattr(os, "posix_fadvise") or path.stat().st_size < SMALLEST_BYTES:
         return None
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    descriptor = os.open(path, os.O_RDONLY)
+    handed_over = False
     try:
-        if os.fstat(descriptor).st_size >= SMALLEST_BYTES:
-            share = cached_share(descriptor)
-            if share is not None and share < CACHED_SHARE:
-                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-                return DropBehind(descriptor)
-    except BaseException:
-        os.close(descriptor)
-        raise
-    os.close(descriptor)
-    return None
+        share = cached_share(descriptor)
+        if share is None or share >= CACHED_SHARE:
+            return None
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        handed_over = True
+        return DropBehind(descriptor)
+    finally:
+        if not handed_over:
+            os.close(descriptor)
